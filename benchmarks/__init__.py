@@ -1,0 +1,1 @@
+"""Serengeti benchmark harness: ``python benchmarks/run.py`` runs every registered op family."""
