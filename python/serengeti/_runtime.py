@@ -98,3 +98,10 @@ def get_num_threads() -> int:
     """The CPU thread count serengeti kernels use now."""
     override = _threads_override
     return override if override is not None else max(1, torch.get_num_threads())
+
+
+def device_guard(t: torch.Tensor) -> contextlib.AbstractContextManager:
+    """Makes ``t``'s GPU the current device for a launch (a no-op for CPU tensors), so kernels run
+    on the tensor's device and on that device's current torch stream."""
+    return torch.cuda.device(t.device) if t.device.type == "cuda" else contextlib.nullcontext()
+

@@ -34,6 +34,10 @@ template <class T>
 struct BlockKernels {
   // out[tau] = sum_n Re(anchors[n] * P_n[tau]), tau < kBlock.
   void (*synthesize)(const BlockTables<T>& tables, const Complex* anchors, T* out);
+  // The same for `count` consecutive samples, block after block, straight into a dense output;
+  // after each block anchors[n] *= steps[n] (= p_n^kBlock, in double). The caller re-anchors.
+  void (*synthesize_run)(const BlockTables<T>& tables, Complex* anchors, const Complex* steps, T* out,
+                         int64_t count);
   // sum_p[n] = sum_tau x[tau] P_n[tau], sum_q[n] = sum_tau x[tau] Q_n[tau] (x has kBlock samples).
   void (*analyze)(const BlockTables<T>& tables, const T* x, Complex* sum_p, Complex* sum_q);
 };
@@ -44,10 +48,12 @@ const BlockKernels<T>& block_kernels();
 
 namespace portable {
 template <class T> void synthesize_block(const BlockTables<T>&, const Complex*, T*);
+template <class T> void synthesize_run(const BlockTables<T>&, Complex*, const Complex*, T*, int64_t);
 template <class T> void analyze_block(const BlockTables<T>&, const T*, Complex*, Complex*);
 }  // namespace portable
 namespace avx2 {
 template <class T> void synthesize_block(const BlockTables<T>&, const Complex*, T*);
+template <class T> void synthesize_run(const BlockTables<T>&, Complex*, const Complex*, T*, int64_t);
 template <class T> void analyze_block(const BlockTables<T>&, const T*, Complex*, Complex*);
 }  // namespace avx2
 

@@ -4,5 +4,6 @@
 
 namespace serengeti::cpu::modal::avx2 {
 template void synthesize_block<float>(const BlockTables<float>&, const Complex*, float*);
+template void synthesize_run<float>(const BlockTables<float>&, Complex*, const Complex*, float*, int64_t);
 template void analyze_block<float>(const BlockTables<float>&, const float*, Complex*, Complex*);
 }  // namespace serengeti::cpu::modal::avx2

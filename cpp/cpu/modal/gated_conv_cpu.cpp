@@ -1,5 +1,5 @@
-// StripedHyena's gated conv on the CPU (math: serengeti/modal.h, gated_lanes.h): a decode step and
-// the whole-prompt recurrence, both one fused pass.
+// StripedHyena's gated conv over a whole prompt on the CPU (math: serengeti/modal.h, gated_lanes.h),
+// one fused pass. The decode step is gated_step_cpu.cpp.
 //
 //   fir_r  = bias + w[K-1] z_r[t] + sum_{i<K-1} w[i] z_r[t-K+1+i]      r in (x2, x1, v)
 //   w      = x1 * v;   s = p s + w;   y = x2 * (Re sum_n R_n s_n + D w)
@@ -41,57 +41,6 @@ int64_t z_channel(GatedConvLayout layout, int64_t heads, int64_t D, int64_t d, i
 template <class T>
 T load_at(const TensorView& v, int64_t offset) {
   return load_element<T>(v.data, v.dtype, offset);
-}
-
-// ---- decode step: one token, per (b, d), in plain loops (O(B*D*(K+S)) work, latency-bound) ----
-
-template <class T>
-void step_rows(const GatedConvStepParams& p, int64_t row_begin, int64_t row_end) {
-  const int64_t D = p.poles.sizes[0], S = p.poles.sizes[1], K = p.fir_weight.sizes[1], H = K - 1;
-  const TensorView &z = p.z, &fs = p.fir_state, &fw = p.fir_weight, &is = p.iir_state;
-  for (int64_t row = row_begin; row < row_end; ++row) {
-    const int64_t b = row / D, d = row % D;
-    T fir[3];
-    for (int role = 0; role < 3; ++role) {
-      const int64_t ch = z_channel(p.layout, p.heads, D, d, role);
-      const T x = load_at<T>(z, b * z.strides[0] + ch * z.strides[1]);
-      T acc = p.fir_bias.present() ? load_at<T>(p.fir_bias, ch * p.fir_bias.strides[0]) : T(0);
-      acc += load_at<T>(fw, ch * fw.strides[0] + H * fw.strides[1]) * x;
-      const int64_t base = b * fs.strides[0] + ch * fs.strides[1];
-      for (int64_t i = 0; i < H; ++i) {
-        const T older = load_at<T>(fs, base + i * fs.strides[2]);
-        acc += load_at<T>(fw, ch * fw.strides[0] + i * fw.strides[1]) * older;
-        // Shift as we go: slot i-1 takes what slot i held (read above, before this write).
-        if (i > 0) store_element<T>(fs.data, fs.dtype, base + (i - 1) * fs.strides[2], older);
-      }
-      if (H > 0) store_element<T>(fs.data, fs.dtype, base + (H - 1) * fs.strides[2], x);
-      fir[role] = acc;
-    }
-    const T w = fir[1] * fir[2];
-    T out = p.D.present() ? T(load_real1(p.D, d)) * w : T(0);
-    for (int64_t n = 0; n < S; ++n) {
-      const Complex pole = load_complex2(p.poles, d, n), residue = load_complex2(p.residues, d, n);
-      const int64_t offset = b * is.strides[0] + d * is.strides[1] + n * is.strides[2];
-      const Complex s = load_complex_at(is, offset);
-      const T pr = T(pole.re), pi = T(pole.im), sr = T(s.re), si = T(s.im);
-      const T re = pr * sr - pi * si + w, im = pr * si + pi * sr;
-      store_complex_at(is, offset, {double(re), double(im)});
-      out += T(residue.re) * re - T(residue.im) * im;
-    }
-    store_element<T>(p.y.data, p.y.dtype, b * p.y.strides[0] + d * p.y.strides[1], fir[0] * out);
-  }
-}
-
-template <class T>
-void step(const GatedConvStepParams& p) {
-  const int64_t rows = p.z.sizes[0] * p.poles.sizes[0];
-  // A token of one sequence is a few microseconds of work: threads only pay off for large batches.
-  constexpr int64_t kRowsPerTask = 8192;
-  const int64_t tasks = (rows + kRowsPerTask - 1) / kRowsPerTask;
-  if (tasks <= 1 || p.launch.num_threads <= 1) return step_rows<T>(p, 0, rows);
-  parallel_for(tasks, p.launch.num_threads, [&](int64_t task, int) {
-    step_rows<T>(p, task * kRowsPerTask, std::min(rows, (task + 1) * kRowsPerTask));
-  });
 }
 
 // ---- whole prompt: lane groups of 8 output channels, tiles of 64 steps ----
@@ -171,14 +120,6 @@ void recurrence(const GatedConvRecurrenceParams& p) {
 
 }  // namespace
 }  // namespace modal
-
-void gated_conv_step(const GatedConvStepParams& p) {
-  if (p.z.sizes[0] == 0 || p.poles.sizes[0] == 0) return;
-  if (p.z.dtype == DType::kFloat64)
-    modal::step<double>(p);
-  else
-    modal::step<float>(p);
-}
 
 void gated_conv_recurrence(const GatedConvRecurrenceParams& p) {
   if (p.z.sizes[0] == 0 || p.poles.sizes[0] == 0) return;

@@ -21,7 +21,8 @@ import torch
 from torch import Tensor
 
 from serengeti import _C
-from serengeti._runtime import backend_for, get_num_threads
+from serengeti._runtime import backend_for, device_guard, get_num_threads
+from serengeti.ops._library import define_op
 from serengeti.ops._checks import (ACTIVATION_DTYPES, check_bool, check_dtype, check_same_device,
                                    check_tensor)
 from serengeti.ops._views import describe
@@ -52,9 +53,10 @@ def _short_conv_fwd(x: Tensor, weight: Tensor, bias: Optional[Tensor], initial_s
                     activation: str, return_final_state: bool) -> Tuple[Tensor, Tensor]:
     y = _empty_like_layout(x)
     final = (x.new_empty(_state_shape(x, weight)) if return_final_state else x.new_empty((0,)))
-    _C.short_conv_forward(describe(x), describe(weight), describe(bias), describe(initial_state),
-                          activation, describe(y), describe(final) if return_final_state else None,
-                          backend_for(x), get_num_threads(), _stream(x))
+    with device_guard(x):
+        _C.short_conv_forward(describe(x), describe(weight), describe(bias), describe(initial_state),
+                              activation, describe(y), describe(final) if return_final_state else None,
+                              backend_for(x), get_num_threads(), _stream(x))
     return y, final
 
 
@@ -88,8 +90,9 @@ def _short_conv_bwd(x: Tensor, weight: Tensor, bias: Optional[Tensor], initial_s
     # The CUDA kernels reduce dweight/dbias deterministically through a workspace we allocate.
     workspace_bytes = _C.short_conv_backward_workspace_bytes(*args, backend, threads)
     workspace = torch.empty(workspace_bytes, dtype=torch.uint8, device=x.device)
-    _C.short_conv_backward(*args, workspace.data_ptr() if workspace_bytes else 0, workspace_bytes,
-                           backend, threads, _stream(x))
+    with device_guard(x):
+        _C.short_conv_backward(*args, workspace.data_ptr() if workspace_bytes else 0, workspace_bytes,
+                               backend, threads, _stream(x))
     return grads
 
 
@@ -119,18 +122,24 @@ def _backward(ctx, dy: Tensor, dfinal: Tensor):
 _short_conv_fwd.register_autograd(_backward, setup_context=_setup_context)
 
 
-@torch.library.custom_op("serengeti::short_conv_step", mutates_args=("state",))
-def _short_conv_step(x: Tensor, state: Tensor, weight: Tensor, bias: Optional[Tensor],
-                     activation: str) -> Tensor:
+def _short_conv_step_impl(x: Tensor, state: Tensor, weight: Tensor, bias: Optional[Tensor],
+                          activation: str) -> Tensor:
     y = torch.empty(x.shape, dtype=x.dtype, device=x.device)
-    _C.short_conv_step(describe(x), describe(state), describe(weight), describe(bias), activation,
-                       describe(y), backend_for(x), get_num_threads(), _stream(x))
+    with device_guard(x):
+        _C.short_conv_step(describe(x), describe(state), describe(weight), describe(bias), activation,
+                           describe(y), backend_for(x), get_num_threads(), _stream(x))
     return y
 
 
-@_short_conv_step.register_fake
-def _(x, state, weight, bias, activation):
+def _short_conv_step_fake(x, state, weight, bias, activation):
     return torch.empty(x.shape, dtype=x.dtype, device=x.device)
+
+
+# A decode step is latency-bound: defined with an explicit schema (see ops/_library.py). `state`
+# is the only argument it writes, declared with (a!).
+_short_conv_step = define_op(
+    "short_conv_step(Tensor x, Tensor(a!) state, Tensor weight, Tensor? bias, str activation) -> Tensor",
+    _short_conv_step_impl, _short_conv_step_fake)
 
 
 # ----------------------------------------------------------------------------------------------
