@@ -100,6 +100,7 @@ class Benchmark:
     title: str
     caption: Callable[[Config], str] | str = ""
     plot_filter: Callable[[Record], bool] = lambda r: True
+    rate_unit: str = "GFLOP/s"  # what the rate columns hold (memory-bound ops report GB/s)
 
 
 REGISTRY: dict[str, Benchmark] = {}
@@ -111,6 +112,7 @@ def register(
     title: str,
     caption: Callable[[Config], str] | str = "",
     plot_filter: Callable[[Record], bool] = lambda r: True,
+    rate_unit: str = "GFLOP/s",
 ) -> Callable[[Callable[[Config], list[Record]]], Callable[[Config], list[Record]]]:
     """Decorator registering an op-family benchmark under ``name``.
 
@@ -119,7 +121,7 @@ def register(
     """
 
     def deco(fn: Callable[[Config], list[Record]]) -> Callable[[Config], list[Record]]:
-        REGISTRY[name] = Benchmark(name, fn, title, caption, plot_filter)
+        REGISTRY[name] = Benchmark(name, fn, title, caption, plot_filter, rate_unit)
         return fn
 
     return deco
@@ -361,8 +363,10 @@ def fmt_len(n: int) -> str:
     return str(n)
 
 
-def markdown_table(title: str, caption: str, records: Iterable[Record], machine: dict[str, Any]) -> str:
-    """Render records as a markdown section: title, caption, machine line and the table."""
+def markdown_table(title: str, caption: str, records: Iterable[Record], machine: dict[str, Any],
+                   rate_unit: str = "GFLOP/s") -> str:
+    """Render records as a markdown section: title, caption, machine line and the table (the rate
+    columns are labelled ``rate_unit``)."""
     recs = list(records)
     reps = sorted({r.repeats for r in recs})
     rep_txt = f"{reps[0]}" if len(reps) == 1 else f"{reps[0]}-{reps[-1]}" if reps else "0"
@@ -374,7 +378,7 @@ def markdown_table(title: str, caption: str, records: Iterable[Record], machine:
         f"Device: {machine['device']} ({machine['device_name']}), {machine['threads']} threads, "
         f"torch {machine['torch_version']}; median of {rep_txt} interleaved repeats.",
         "",
-        "| " + " | ".join(TABLE_COLUMNS) + " |",
+        "| " + " | ".join(c.replace("GFLOP/s", rate_unit) for c in TABLE_COLUMNS) + " |",
         "|" + "|".join(["---"] * 6 + ["---:"] * 5) + "|",
     ]
     for r in recs:

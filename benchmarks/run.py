@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             gc.collect()
         caption = bench.caption(cfg) if callable(bench.caption) else bench.caption
         title = bench.title + (" (quick subset)" if cfg.quick else "")
-        table = common.markdown_table(title, caption, records, machine)
+        table = common.markdown_table(title, caption, records, machine, bench.rate_unit)
         print(table, flush=True)
         (cfg.out_dir / f"{name}.md").write_text(table, encoding="utf-8")
         common.write_json(cfg.out_dir / f"{name}.json", records, machine)

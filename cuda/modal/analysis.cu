@@ -35,7 +35,7 @@ constexpr int kSteps = 16;
 
 // The block's G0, G1 (double) of row (b, c) and mode n, valid in thread 0.
 template <class T>
-__device__ void analyze_row(const AnalysisArgs& a, int64_t b, int64_t c, Complex<double> pole,
+__device__ __forceinline__ void analyze_row(const AnalysisArgs& a, int64_t b, int64_t c, Complex<double> pole,
                             Complex<double>& g0, Complex<double>& g1, double* scratch) {
   using A = Acc<T>;
   const int nt = blockDim.x, tid = threadIdx.x;

@@ -1,5 +1,5 @@
 // Which z channel (of 3D) feeds role r (0: x2, 1: x1, 2: v) of output channel d, per layout
-// (serengeti/modal.h, GatedConvLayout), and the FIR of one role at one step.
+// (serengeti/modal.h, GatedConvLayout).
 #pragma once
 
 #include <cstdint>
@@ -12,17 +12,30 @@ namespace serengeti {
 namespace SG_KERNEL_NAMESPACE {
 namespace modal_kernels {
 
-__device__ __forceinline__ int64_t z_channel(const GatedArgs& a, int64_t d, int role) {
+// All three at once: one 64-bit division per output channel (a called subroutine on the GPU).
+__device__ __forceinline__ void z_channels(const GatedArgs& a, int64_t d, int64_t (&channel)[3]) {
   switch (static_cast<GatedConvLayout>(a.layout)) {
     case GatedConvLayout::kColumnSplit: {
       // StripedHyena: head h holds [x2 | x1 | v], D/heads channels each.
-      const int64_t per_head = a.channels / a.heads, head = d / per_head, j = d % per_head;
-      return head * 3 * per_head + role * per_head + j;
+      const int64_t per_head = a.channels / a.heads, head = d / per_head, j = d - head * per_head;
+      const int64_t base = head * 3 * per_head + j;
+      channel[0] = base;
+      channel[1] = base + per_head;
+      channel[2] = base + 2 * per_head;
+      return;
     }
-    case GatedConvLayout::kThirds: return role * a.channels + d;
-    case GatedConvLayout::kInterleave: return 3 * d + role;
+    case GatedConvLayout::kThirds:
+      channel[0] = d;
+      channel[1] = a.channels + d;
+      channel[2] = 2 * a.channels + d;
+      return;
+    case GatedConvLayout::kInterleave:
+      channel[0] = 3 * d;
+      channel[1] = 3 * d + 1;
+      channel[2] = 3 * d + 2;
+      return;
   }
-  return 0;
+  channel[0] = channel[1] = channel[2] = 0;
 }
 
 }  // namespace modal_kernels

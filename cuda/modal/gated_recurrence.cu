@@ -48,12 +48,13 @@ __global__ void __launch_bounds__(kRecurrenceThreads) gated_recurrence_kernel(Ga
   const int64_t rows = a.batch * a.channels;
   // Every thread runs the same number of iterations (no barrier inside, so none is needed).
   for (int64_t row = blockIdx.x * int64_t(nt) + tid; row < rows; row += int64_t(gridDim.x) * nt) {
-    const int64_t d = row % a.channels, b = row / a.channels;
+    const int64_t b = row / a.channels, d = row - b * a.channels;
     int64_t channel[3];
+    z_channels(a, d, channel);
     A bias[3];
     A taps[3][kWindow], window[3][kWindow];
+#pragma unroll
     for (int role = 0; role < 3; ++role) {
-      channel[role] = z_channel(a, d, role);
       bias[role] = a.fir_bias.present() ? a.fir_bias.load<A>(channel[role]) : A(0);
       if (kTaps > 0)
 #pragma unroll
@@ -78,6 +79,7 @@ __global__ void __launch_bounds__(kRecurrenceThreads) gated_recurrence_kernel(Ga
     T* y_row = static_cast<T*>(a.y.data) + a.y.offset(b, d, 0);
     for (int64_t t = 0; t < L; ++t) {
       A fir[3];
+#pragma unroll
       for (int role = 0; role < 3; ++role) {
         A acc = bias[role];
         if (kTaps > 0) {
@@ -106,6 +108,7 @@ __global__ void __launch_bounds__(kRecurrenceThreads) gated_recurrence_kernel(Ga
       y_row[t * a.y.stride_t] = narrow<T>(fir[0] * out);
     }
     if (a.fir_state_out.data != nullptr)
+#pragma unroll
       for (int role = 0; role < 3; ++role) {
         T* out = static_cast<T*>(a.fir_state_out.data) + a.fir_state_out.offset(b, channel[role], 0);
         for (int64_t i = 0; i < K - 1; ++i) {

@@ -31,10 +31,13 @@ __global__ void __launch_bounds__(kStepThreads) gated_step_kernel(GatedArgs a) {
   const int64_t rows = a.batch * a.channels, H = a.taps - 1;
   for (int64_t row = blockIdx.x * int64_t(kStepThreads) + threadIdx.x; row < rows;
        row += int64_t(gridDim.x) * kStepThreads) {
-    const int64_t d = row % a.channels, b = row / a.channels;
+    const int64_t b = row / a.channels, d = row - b * a.channels;
+    int64_t channel[3];
+    z_channels(a, d, channel);
     A fir[3];
+#pragma unroll
     for (int role = 0; role < 3; ++role) {
-      const int64_t ch = z_channel(a, d, role);
+      const int64_t ch = channel[role];
       const T x = static_cast<const T*>(a.z.data)[a.z.offset(b, ch, 0)];
       A acc = a.fir_bias.present() ? a.fir_bias.load<A>(ch) : A(0);
       if (H > 0) {

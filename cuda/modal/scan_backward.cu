@@ -45,7 +45,7 @@ constexpr int kGradParts = 4;   // dR re/im, dp re/im
 // The reverse scan of the calling thread's chunk [begin, end) from the (H, a, Q) in shared memory
 // (updated). With kAccumulate, adds the chunk's dR, dp (grads) and dD terms and writes dw.
 template <class T, bool kAccumulate>
-__device__ void reverse_chunk(const ScanArgs& a, int64_t b, int64_t c, int64_t begin, int64_t end,
+__device__ __forceinline__ void reverse_chunk(const ScanArgs& a, int64_t b, int64_t c, int64_t begin, int64_t end,
                               const Acc<T>* modes, Acc<T>* states, double* grads, double& dskip_sum,
                               Acc<T> skip) {
   using A = Acc<T>;
@@ -121,7 +121,7 @@ __device__ void reverse_chunk(const ScanArgs& a, int64_t b, int64_t c, int64_t b
 
 // Phase 2 for mode n of row (b, c): slot k <- the (H, a, Q) entering chunk k (from its end).
 template <class A>
-__device__ void carry_mode(const ScanArgs& a, int64_t b, int64_t c, int64_t n, A* states) {
+__device__ __forceinline__ void carry_mode(const ScanArgs& a, int64_t b, int64_t c, int64_t n, A* states) {
   const int nt = blockDim.x;
   const int64_t chunks = a.chunks;
   const Complex<double> lambda = cconj(ccast<double>(a.poles.load<A>(0, c, n)));

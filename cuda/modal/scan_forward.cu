@@ -26,7 +26,7 @@ namespace {
 // Runs the calling thread's chunk [begin, end) from the states in shared memory (updated); with
 // kReadout, also writes y.
 template <class T, bool kReadout>
-__device__ void scan_chunk(const ScanArgs& a, int64_t b, int64_t c, int64_t begin, int64_t end,
+__device__ __forceinline__ void scan_chunk(const ScanArgs& a, int64_t b, int64_t c, int64_t begin, int64_t end,
                            const Acc<T>* modes, Acc<T>* states, Acc<T> skip) {
   using A = Acc<T>;
   const int nt = blockDim.x, tid = threadIdx.x;

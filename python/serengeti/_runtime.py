@@ -42,7 +42,7 @@ def backend_status() -> Dict[str, str]:
 OP_BACKENDS: Dict[str, Tuple[str, ...]] = {
     "fftconv": ("cpu",),
     "short_conv": ("cpu", "emu", "cuda"),
-    "modal": ("cpu",),
+    "modal": ("cpu", "emu", "cuda"),
 }
 
 

@@ -788,8 +788,10 @@ void validation() {
   expect_invalid(fwd([&](auto& p) { p.final_state = wrong_state.view(); }), "final_state",
                  "final_state with K instead of K-1");
   expect_invalid(fwd([&](auto& p) { p.y.strides[1] = 0; }), "y", "broadcast y");
+#if !SERENGETI_HAVE_CUDA
   expect_invalid(fwd([&](auto& p) { p.launch.backend = Backend::kCuda; }), "backend",
-                 "cuda backend");
+                 "cuda backend (not built)");
+#endif
   expect_invalid(bwd([&](auto& p) { p.dy = TensorView(); }), "dy", "dy absent");
   expect_invalid(bwd([&](auto& p) { p.dy = wrong_c.view(); }), "dy", "dy with the wrong C");
   expect_invalid(bwd([&](auto& p) { p.dx = y_half.view(); }), "dx", "dx with another dtype");
@@ -799,7 +801,14 @@ void validation() {
                  "dfinal_state shape");
   expect_invalid(bwd([&](auto& p) { p.dinitial_state = state_f64.view(); }), "dinitial_state",
                  "dinitial_state dtype");
-  expect_invalid(bwd([&](auto& p) { p.launch.backend = Backend::kEmu; }), "backend", "emu backend");
+#if SERENGETI_HAVE_EMU
+  // The emulated CUDA backward reduces dweight through a caller-provided workspace.
+  expect_invalid(bwd([&](auto& p) { p.launch.backend = Backend::kEmu; }), "workspace",
+                 "emu backward without its workspace");
+#else
+  expect_invalid(bwd([&](auto& p) { p.launch.backend = Backend::kEmu; }), "backend",
+                 "emu backend (not built)");
+#endif
 
   HostTensor xs = make_tensor(DType::kFloat32, {2, 5}, {0, 1});
   HostTensor ys = make_tensor(DType::kFloat32, {2, 5}, {0, 1});

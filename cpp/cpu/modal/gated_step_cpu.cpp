@@ -52,7 +52,8 @@ void step(const GatedConvStepParams& p) {
   const T* residues = dense_input<T>(p.residues, s.residues);
   const T* skip = p.D.present() ? dense_input<T>(p.D, s.skip) : nullptr;
   bool hist_copied = false, state_copied = false, y_copied = false;
-  T* hist = dense_inout<T>(p.fir_state, s.hist, &hist_copied);
+  // K = 1 keeps no history (the state may then be absent: an empty tensor has no data).
+  T* hist = p.fir_state.present() && K > 1 ? dense_inout<T>(p.fir_state, s.hist, &hist_copied) : nullptr;
   T* state = dense_inout<T>(p.iir_state, s.state, &state_copied);
   T* y = dense_output<T>(p.y, s.y, &y_copied);
 

@@ -29,8 +29,9 @@ from torch import Tensor
 
 from serengeti import _C
 from serengeti._runtime import backend_for, get_num_threads
+from serengeti.ops._library import define_op
 from serengeti.ops._checks import ACTIVATION_DTYPES, check_bool, check_dtype, check_same_device, check_tensor
-from serengeti.ops._views import describe
+from serengeti.ops._views import DTYPE_CODES, describe
 
 LAYOUTS = ("column_split", "thirds", "interleave")
 MAX_FIR_TAPS = 128
@@ -48,6 +49,18 @@ def _dtype_name(d: torch.dtype) -> str:
 # ----------------------------------------------------------------------------------------------
 # The ops (all complex tensors as real views (..., 2))
 # ----------------------------------------------------------------------------------------------
+
+_REAL_CODES = {torch.complex64: DTYPE_CODES[torch.float32], torch.complex128: DTYPE_CODES[torch.float64]}
+
+
+def _describe_real(t: Tensor):
+    """The C++ view of a complex tensor as its real view (..., 2), without building the view
+    (torch.view_as_real costs ~2 us a call: a tenth of a decode step). Real tensors as describe()."""
+    code = _REAL_CODES.get(t.dtype)
+    if code is None:
+        return describe(t)
+    return (t.data_ptr(), code, (*t.shape, 2), (*[2 * st for st in t.stride()], 1))
+
 
 def _empty_or(need: bool, shape, ref: Tensor) -> Tensor:
     return ref.new_empty(shape) if need else ref.new_empty((0,))
@@ -214,20 +227,28 @@ def _modal_scan_backward(ctx, dy: Tensor, dfinal: Tensor):
 _modal_scan_fwd.register_autograd(_modal_scan_backward, setup_context=_modal_scan_setup)
 
 
-@torch.library.custom_op("serengeti::gated_conv_step", mutates_args=("fir_state", "iir_state"))
-def _gated_conv_step(z: Tensor, fir_state: Tensor, fir_weight: Tensor, fir_bias: Optional[Tensor],
-                     poles: Tensor, residues: Tensor, D: Optional[Tensor], iir_state: Tensor,
-                     layout: str, heads: int) -> Tensor:
+def _gated_conv_step_impl(z: Tensor, fir_state: Tensor, fir_weight: Tensor, fir_bias: Optional[Tensor],
+                          poles: Tensor, residues: Tensor, D: Optional[Tensor], iir_state: Tensor,
+                          layout: str, heads: int) -> Tensor:
     y = z.new_empty((z.shape[0], poles.shape[0]))
     _C.gated_conv_step(describe(z), describe(fir_state), describe(fir_weight), describe(fir_bias),
-                       describe(poles), describe(residues), describe(D), describe(iir_state), layout,
-                       heads, describe(y), backend_for(z), get_num_threads(), _stream(z))
+                       _describe_real(poles), _describe_real(residues), describe(D),
+                       _describe_real(iir_state), layout, heads, describe(y), backend_for(z),
+                       get_num_threads(), _stream(z))
     return y
 
 
-@_gated_conv_step.register_fake
-def _(z, fir_state, fir_weight, fir_bias, poles, residues, D, iir_state, layout, heads):
+def _gated_conv_step_fake(z, fir_state, fir_weight, fir_bias, poles, residues, D, iir_state, layout, heads):
     return z.new_empty((z.shape[0], poles.shape[0]))
+
+
+# A decode step is latency-bound: torch.library.custom_op with mutated arguments costs ~100 us of
+# Python dispatch per call here (measured), an op with an explicit schema ~10 us (ops/_library.py).
+# fir_state and iir_state (its real view) are the arguments it writes, declared with (a!) / (b!).
+_gated_conv_step = define_op(
+    "gated_conv_step(Tensor z, Tensor(a!) fir_state, Tensor fir_weight, Tensor? fir_bias, Tensor poles, "
+    "Tensor residues, Tensor? D, Tensor(b!) iir_state, str layout, int heads) -> Tensor",
+    _gated_conv_step_impl, _gated_conv_step_fake)
 
 
 @torch.library.custom_op("serengeti::gated_conv_recurrence", mutates_args=())
@@ -479,12 +500,54 @@ def gated_conv_step(z_t: Tensor, fir_state: Tensor, fir_weight: Tensor, fir_bias
     Returns:
         y_t: (B, D) in z's dtype. Inference only (no autograd).
     """
+    if _step_args_ok(z_t, fir_state, fir_weight, fir_bias, poles, residues, D, iir_state, layout, heads):
+        return _gated_conv_step(z_t, fir_state, fir_weight, fir_bias, poles, residues, D, iir_state, layout, heads)
+    # Something is unusual (real views, float64, a wrong argument): the full checks, which name the
+    # offending argument, and real views throughout.
     _check_activation(z_t, "z_t", 2, "(B, 3D)")
     r, p, D = _check_gated(z_t, fir_weight, fir_bias, poles, residues, D, layout, heads)
     B = z_t.shape[0]
     _check_fir_state(fir_state, B, z_t.shape[1], fir_weight.shape[1], z_t)
     s = _check_state(iir_state, "iir_state", B, p, z_t)
     return _gated_conv_step(z_t, fir_state, fir_weight, fir_bias, p, r, D, s, layout, heads)
+
+
+_STEP_FAST_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def _step_args_ok(z, fir_state, fir_weight, fir_bias, poles, residues, D, iir_state, layout, heads) -> bool:
+    """True when the decode step's arguments are the common valid case: float32/16/bf16 z, complex64
+    poles, residues and iir_state, everything on z's device with the right shapes. Implies every
+    check of the full validation passes; a few attribute reads instead of ~15 us of checks a token."""
+    T = Tensor
+    if not (isinstance(z, T) and isinstance(fir_state, T) and isinstance(fir_weight, T)
+            and isinstance(poles, T) and isinstance(residues, T) and isinstance(iir_state, T)):
+        return False
+    c64 = torch.complex64
+    if z.dtype not in _STEP_FAST_DTYPES or poles.dtype != c64 or residues.dtype != c64 or iir_state.dtype != c64:
+        return False
+    if z.dim() != 2 or poles.dim() != 2 or fir_weight.dim() != 2 or fir_state.dim() != 3:
+        return False
+    B, C3 = z.shape
+    Dc, S = poles.shape
+    K = fir_weight.shape[1]
+    if (C3 != 3 * Dc or Dc < 1 or S < 1 or residues.shape != poles.shape or iir_state.shape != (B, Dc, S)
+            or fir_weight.shape[0] != C3 or not 1 <= K <= MAX_FIR_TAPS or fir_state.dtype != z.dtype
+            or fir_state.shape != (B, C3, K - 1) or fir_weight.dtype not in ACTIVATION_DTYPES):
+        return False
+    if layout not in LAYOUTS or type(heads) is not int or heads < 1 or Dc % heads != 0:
+        return False
+    dev = z.device
+    if (poles.device != dev or residues.device != dev or iir_state.device != dev or fir_state.device != dev
+            or fir_weight.device != dev):
+        return False
+    if fir_bias is not None and not (isinstance(fir_bias, T) and fir_bias.dim() == 1 and fir_bias.shape[0] == C3
+                                     and fir_bias.dtype in ACTIVATION_DTYPES and fir_bias.device == dev):
+        return False
+    if D is not None and not (isinstance(D, T) and D.dim() == 1 and D.shape[0] == Dc
+                              and D.dtype == torch.float32 and D.device == dev):
+        return False
+    return True
 
 
 def gated_conv_recurrence(z: Tensor, fir_weight: Tensor, fir_bias: Optional[Tensor], poles: Tensor,
@@ -607,3 +670,47 @@ def shift_ssm_kernel(B: Tensor, C: Tensor) -> Tensor:
     Cv = C[0]
     cols = [(B[:, : N - m] * Cv[:, m:]).sum(-1) for m in range(N)]
     return torch.stack(cols, dim=-1)
+
+
+# ----------------------------------------------------------------------------------------------
+# opcheck samples
+# ----------------------------------------------------------------------------------------------
+
+def sample_op_calls() -> List[Tuple[object, tuple, dict]]:
+    """(op, args, kwargs) samples covering every serengeti modal / gated-conv op, for
+    torch.library.opcheck (complex arguments as the real views the ops take)."""
+    g = torch.Generator().manual_seed(0)
+
+    def rnd(*shape, grad=False):
+        return torch.randn(*shape, generator=g).requires_grad_(grad)
+
+    B, Dc, S, L, K = 2, 3, 2, 9, 3
+    # Poles inside the unit circle (|p| ~ 0.5 - 0.9), as real views (D, S, 2).
+    radius = 0.5 + 0.4 * torch.rand(Dc, S, generator=g)
+    angle = 3.0 * torch.rand(Dc, S, generator=g)
+    poles = torch.stack([radius * torch.cos(angle), radius * torch.sin(angle)], -1).requires_grad_(True)
+    residues, w, skip = rnd(Dc, S, 2, grad=True), rnd(B, Dc, L, grad=True), rnd(Dc, grad=True)
+    s0 = rnd(B, Dc, S, 2, grad=True)
+    z, z_t = rnd(B, 3 * Dc, L), rnd(B, 3 * Dc)
+    fir_weight, fir_bias = rnd(3 * Dc, K), rnd(3 * Dc)
+    ops = torch.ops.serengeti
+    det = [t.detach() for t in (residues, poles, w, skip, s0)]
+    return [
+        (ops.modal_kernel_fwd.default, (residues, poles, L), {}),
+        (ops.modal_kernel_bwd.default, (det[0], det[1], rnd(Dc, L), [True, True]), {}),
+        (ops.modal_state_fwd.default, (w, poles, s0), {}),
+        (ops.modal_state_fwd.default, (w, poles, None), {}),
+        (ops.modal_state_bwd.default, (det[2], det[1], det[4], rnd(B, Dc, S, 2), [True, True, True]), {}),
+        (ops.modal_scan_fwd.default, (w, residues, poles, skip, s0, True), {}),
+        (ops.modal_scan_fwd.default, (w, residues, poles, None, None, False), {}),
+        (ops.modal_scan_bwd.default, (det[2], det[0], det[1], det[3], det[4], rnd(B, Dc, L), rnd(B, Dc, S, 2),
+                                      [True] * 5), {}),
+        (ops.gated_conv_step.default, (z_t, rnd(B, 3 * Dc, K - 1), fir_weight, fir_bias, det[1], det[0], det[3],
+                                       rnd(B, Dc, S, 2), "column_split", 1), {}),
+        (ops.gated_conv_step.default, (z_t, rnd(B, 3 * Dc, K - 1), fir_weight, None, det[1], det[0], None,
+                                       rnd(B, Dc, S, 2), "interleave", 3), {}),
+        (ops.gated_conv_recurrence.default, (z, fir_weight, fir_bias, det[1], det[0], det[3], "thirds", 1,
+                                             rnd(B, 3 * Dc, K - 1), rnd(B, Dc, S, 2)), {}),
+        (ops.gated_conv_recurrence.default, (z, fir_weight, None, det[1], det[0], None, "column_split", 3,
+                                             None, None), {}),
+    ]
