@@ -162,12 +162,16 @@ class Row:
 
 
 def rows(cfg: Config) -> list[Row]:
-    """B1 C2304 L4096 with K 3 and 4 in both layouts; SiLU; B8 L2048; K=64 (``--quick``: K=4)."""
+    """The issue's grid, forward: B {1, 4} x C {768, 2304, 12288} x L {1K, 4K, 8K} x K {3, 4};
+    forward+backward at B=1, L=4K, C {768, 2304}; channels-last, SiLU and K=64 rows at the headline
+    shape B1 C2304 L4096 (``--quick``: the headline shape only)."""
     C, L = 2304, 4096
     if cfg.quick:
-        return [Row(1, C, L, 4), Row(1, C, L, 4, channels_last=True, passes=("fwd",))]
-    out = [Row(1, C, L, K, channels_last=cl) for K in (3, 4) for cl in (False, True)]
-    out += [Row(1, C, L, 4, activation="silu"), Row(8, C, 2048, 4), Row(1, C, L, 64)]
+        return [Row(1, C, L, 3), Row(1, C, L, 4, channels_last=True, passes=("fwd",))]
+    out = [Row(B, c, l, K, passes=("fwd", "fwd+bwd") if (B, l) == (1, L) and c != 12288 else ("fwd",))
+           for B in (1, 4) for c in (768, C, 12288) for l in (1024, L, 8192) for K in (3, 4)]
+    out += [Row(1, C, L, K, channels_last=True) for K in (3, 4)]
+    out += [Row(1, C, L, 4, activation="silu"), Row(1, C, L, 64)]
     return out
 
 

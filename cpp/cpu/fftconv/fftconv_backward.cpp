@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cpu/fft/real_fft8.h"
+#include "cpu/memory/output_pages.h"
 #include "cpu/fftconv/direct_conv.h"
 #include "cpu/fftconv/fftconv_cpu.h"
 #include "cpu/fftconv/filter_taps.h"
@@ -256,6 +257,7 @@ class BackwardRunner {
 
 void fftconv_backward(const FftConvBackwardParams& p) {
   const ConvShape shape = validate_backward(p);
+  for (const TensorView* out : {&p.du, &p.dpregate, &p.dpostgate}) advise_huge_pages(*out);
   if (p.u.dtype == DType::kFloat64) {
     BackwardRunner<double>(p, shape).run();
   } else {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cpu/fft/real_fft8.h"
+#include "cpu/memory/output_pages.h"
 #include "cpu/fftconv/direct_conv.h"
 #include "cpu/fftconv/fftconv_cpu.h"
 #include "cpu/fftconv/group_filter.h"
@@ -124,6 +125,7 @@ class ForwardRunner {
 
 void fftconv_forward(const FftConvForwardParams& p) {
   const ConvShape shape = validate_forward(p);
+  advise_huge_pages(p.y);  // fresh outputs fault in 4 KiB at a time otherwise
   if (p.u.dtype == DType::kFloat64) {
     ForwardRunner<double>(p, shape).run();
   } else {

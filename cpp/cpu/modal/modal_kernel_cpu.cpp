@@ -8,7 +8,7 @@
 #include "cpu/modal/block_sweep.h"
 #include "cpu/modal/complex_views.h"
 #include "cpu/modal/modal_cpu.h"
-#include "cpu/modal/output_pages.h"
+#include "cpu/memory/output_pages.h"
 #include "cpu/modal/time_split.h"
 #include "cpu/threading/parallel_for.h"
 
@@ -24,7 +24,7 @@ template <class T>
 void kernel_forward(const ModalKernelParams& p) {
   const int64_t D = p.poles.sizes[0], S = p.poles.sizes[1], L = p.h.sizes[1];
   const TimeSplit split = split_time(D, L, p.launch.num_threads);
-  if (p.h.contiguous()) advise_huge_pages(p.h.data, std::size_t(D * L) * dtype_size(p.h.dtype));
+  advise_huge_pages(p.h);
   parallel_for(D * split.ranges, p.launch.num_threads, [&](int64_t task, int) {
     const int64_t c = task / split.ranges, r = task % split.ranges;
     thread_local ChannelTables<T> tables;

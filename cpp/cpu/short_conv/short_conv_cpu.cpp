@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "cpu/memory/output_pages.h"
 #include "cpu/short_conv/conv_problem.h"
 #include "cpu/short_conv/row_kernels.h"
 #include "cpu/short_conv/scalar_convert.h"
@@ -222,6 +223,7 @@ void run_backward(const BackwardProblem& pr, int num_threads) {
 }  // namespace short_conv
 
 void short_conv_forward(const ShortConvForwardParams& p) {
+  advise_huge_pages(p.y);  // a fresh output faults in 4 KiB at a time otherwise (memory-bound op)
   short_conv::ForwardProblem pr;
   pr.sizes = short_conv::sizes_of(p.x, p.weight);
   pr.dtype = p.x.dtype;
@@ -239,6 +241,7 @@ void short_conv_forward(const ShortConvForwardParams& p) {
 }
 
 void short_conv_backward(const ShortConvBackwardParams& p) {
+  advise_huge_pages(p.dx);
   short_conv::BackwardProblem pr;
   pr.sizes = short_conv::sizes_of(p.x, p.weight);
   pr.dtype = p.x.dtype;

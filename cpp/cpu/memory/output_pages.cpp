@@ -1,5 +1,5 @@
 // Huge-page advice for large outputs (output_pages.h).
-#include "cpu/modal/output_pages.h"
+#include "cpu/memory/output_pages.h"
 
 #include <cstdint>
 
@@ -7,7 +7,7 @@
 #include <sys/mman.h>
 #endif
 
-namespace serengeti::cpu::modal {
+namespace serengeti::cpu {
 
 void advise_huge_pages(void* data, std::size_t bytes) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
@@ -24,4 +24,11 @@ void advise_huge_pages(void* data, std::size_t bytes) {
 #endif
 }
 
-}  // namespace serengeti::cpu::modal
+void advise_huge_pages(const TensorView& out) {
+  if (!out.present() || out.numel() == 0) return;
+  int64_t last = 0;  // offset of the last element: the span of a view with non-negative strides
+  for (int d = 0; d < out.ndim; ++d) last += (out.sizes[d] - 1) * out.strides[d];
+  advise_huge_pages(out.data, static_cast<std::size_t>(last + 1) * dtype_size(out.dtype));
+}
+
+}  // namespace serengeti::cpu

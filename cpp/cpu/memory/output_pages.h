@@ -1,6 +1,7 @@
 // Advice to the OS about a large output buffer the kernel is about to fill completely.
 //
-// Why: torch hands a fresh (D, L) output to modal_kernel, and a fresh large allocation is
+// Why: torch hands our kernels fresh outputs (y of fftconv / short_conv, h of modal_kernel), and a
+// fresh large allocation is
 // page-faulted in on first write, 4 KiB at a time. On the development VM that costs ~5 us per page,
 // i.e. writing a new 64 MiB output takes ~70 ms of faults against ~10 ms of arithmetic. Asking for
 // transparent huge pages (Linux MADV_HUGEPAGE; THP in "madvise" mode) turns that into 2 MiB faults
@@ -10,10 +11,15 @@
 
 #include <cstddef>
 
-namespace serengeti::cpu::modal {
+#include "serengeti/tensor_view.h"
+
+namespace serengeti::cpu {
 
 // Advises huge pages for the whole 2 MiB-aligned pages inside [data, data + bytes) when the buffer
 // is large enough (>= 8 MiB) for it to pay; no-op elsewhere.
 void advise_huge_pages(void* data, std::size_t bytes);
 
-}  // namespace serengeti::cpu::modal
+// The same for the memory span of an output view (no-op for absent or small views).
+void advise_huge_pages(const TensorView& out);
+
+}  // namespace serengeti::cpu
