@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent
 
 
 class CMakeExtension(Extension):
-    """A placeholder Extension whose build is delegated to CMake (no sources for setuptools)."""
+    """An Extension with no sources of its own: CMake builds it (see CMakeBuild)."""
 
     def __init__(self, name: str) -> None:
         super().__init__(name, sources=[])

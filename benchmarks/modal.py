@@ -111,8 +111,10 @@ def _state_rows(cfg: Config) -> list[Record]:
 def _scan_rows(cfg: Config) -> list[Record]:
     rows = []
     B, D = 1, 768
-    lengths = [1024] if cfg.quick else [256, 1024, 4096, 16384]
-    for S in (2, 32):
+    # Long rows too: the scan is O(L S) and the FFT path O(L log L), so the crossover (if any) is at
+    # large L and S.
+    lengths = [1024] if cfg.quick else [256, 1024, 4096, 16384, 65536, 262144]
+    for S in (2, 32, 64):
         R, p = _filter(D, S)
         Dk = torch.randn(D)
         for L in lengths:
