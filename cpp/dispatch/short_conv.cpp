@@ -1,50 +1,27 @@
-// serengeti::short_conv_*: validate once for every backend, then hand the params to the backend
-// the launch names: the CPU kernels, the CUDA kernels, or the same CUDA sources under the emulator
-// (with every output redirected to guarded, NaN-filled scratch: see emu_guarded_outputs.h).
+// serengeti::short_conv_*: validate once for every backend (short_conv_checks.h), then hand the
+// params to the backend the launch names through dispatch::run_backend (run_backend.h): the CPU
+// kernels, the CUDA kernels, or the same CUDA sources under the emulator with every output
+// redirected to guarded, NaN-filled scratch (the step's state is copied in first).
 #include "serengeti/short_conv.h"
 
 #include "cpu/short_conv/short_conv_checks.h"
 #include "cpu/short_conv/short_conv_cpu.h"
-#include "emu_guarded_outputs.h"
-#include "serengeti/error.h"
+#include "run_backend.h"
 #if SERENGETI_HAVE_CUDA || SERENGETI_HAVE_EMU
 #include "cuda/short_conv/short_conv_cuda.h"
 #endif
 
 namespace serengeti {
-namespace {
 
-[[noreturn]] void unavailable(Backend backend) {
-  throw InvalidArgument(detail::concat("short_conv: backend '", backend_name(backend),
-                                       "' is not available in this build"));
-}
-
-}  // namespace
+using dispatch::Guarded;
 
 void short_conv_forward(const ShortConvForwardParams& p) {
   short_conv_checks::check_forward(p);
-  switch (p.launch.backend) {
-    case Backend::kCpu: return cpu::short_conv_forward(p);
-    case Backend::kCuda:
-#if SERENGETI_HAVE_CUDA
-      return cuda::short_conv_forward(p);
-#else
-      break;
-#endif
-    case Backend::kEmu: {
-#if SERENGETI_HAVE_EMU
-      ShortConvForwardParams q = p;
-      dispatch::EmuGuardedOutputs guarded;
-      guarded.redirect(q.y, "y");
-      guarded.redirect(q.final_state, "final_state");
-      emu::short_conv_forward(q);
-      return guarded.copy_back();
-#else
-      break;
-#endif
-    }
-  }
-  unavailable(p.launch.backend);
+  dispatch::run_backend("short_conv", p, &cpu::short_conv_forward, SG_CUDA_KERNEL(short_conv_forward),
+                        SG_EMU_KERNEL(short_conv_forward), [](ShortConvForwardParams& q, Guarded& g) {
+                          g.redirect(q.y, "y");
+                          g.redirect(q.final_state, "final_state");
+                        });
 }
 
 int64_t short_conv_backward_workspace_bytes(const ShortConvBackwardParams& p) {
@@ -63,61 +40,27 @@ int64_t short_conv_backward_workspace_bytes(const ShortConvBackwardParams& p) {
       break;
 #endif
   }
-  unavailable(p.launch.backend);
+  dispatch::unavailable("short_conv", p.launch.backend);
 }
 
 void short_conv_backward(const ShortConvBackwardParams& p) {
   short_conv_checks::check_backward(p);
-  switch (p.launch.backend) {
-    case Backend::kCpu: return cpu::short_conv_backward(p);
-    case Backend::kCuda:
-#if SERENGETI_HAVE_CUDA
-      return cuda::short_conv_backward(p);
-#else
-      break;
-#endif
-    case Backend::kEmu: {
-#if SERENGETI_HAVE_EMU
-      ShortConvBackwardParams q = p;
-      dispatch::EmuGuardedOutputs guarded;
-      guarded.redirect(q.dx, "dx");
-      guarded.redirect(q.dweight, "dweight");
-      guarded.redirect(q.dbias, "dbias");
-      guarded.redirect(q.dinitial_state, "dinitial_state");
-      emu::short_conv_backward(q);
-      return guarded.copy_back();
-#else
-      break;
-#endif
-    }
-  }
-  unavailable(p.launch.backend);
+  dispatch::run_backend("short_conv", p, &cpu::short_conv_backward, SG_CUDA_KERNEL(short_conv_backward),
+                        SG_EMU_KERNEL(short_conv_backward), [](ShortConvBackwardParams& q, Guarded& g) {
+                          g.redirect(q.dx, "dx");
+                          g.redirect(q.dweight, "dweight");
+                          g.redirect(q.dbias, "dbias");
+                          g.redirect(q.dinitial_state, "dinitial_state");
+                        });
 }
 
 void short_conv_step(const ShortConvStepParams& p) {
   short_conv_checks::check_step(p);
-  switch (p.launch.backend) {
-    case Backend::kCpu: return cpu::short_conv_step(p);
-    case Backend::kCuda:
-#if SERENGETI_HAVE_CUDA
-      return cuda::short_conv_step(p);
-#else
-      break;
-#endif
-    case Backend::kEmu: {
-#if SERENGETI_HAVE_EMU
-      ShortConvStepParams q = p;
-      dispatch::EmuGuardedOutputs guarded;
-      guarded.redirect(q.y, "y");
-      guarded.redirect(q.state, "state", /*copy_in=*/true);
-      emu::short_conv_step(q);
-      return guarded.copy_back();
-#else
-      break;
-#endif
-    }
-  }
-  unavailable(p.launch.backend);
+  dispatch::run_backend("short_conv", p, &cpu::short_conv_step, SG_CUDA_KERNEL(short_conv_step),
+                        SG_EMU_KERNEL(short_conv_step), [](ShortConvStepParams& q, Guarded& g) {
+                          g.redirect(q.y, "y");
+                          g.redirect(q.state, "state", /*copy_in=*/true);
+                        });
 }
 
 }  // namespace serengeti

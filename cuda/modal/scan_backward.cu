@@ -172,13 +172,7 @@ __global__ void __launch_bounds__(kScanMaxThreads) scan_backward_kernel(ScanArgs
     for (int64_t n = 0; n < S; ++n)
       for (int i = 0; i < kGradParts; ++i) grads[(kGradParts * n + i) * nt + tid] = 0.0;
     double dskip_sum = 0.0;
-    for (int64_t n = tid; n < S; n += nt) {
-      const Complex<A> p = a.poles.load<A>(0, c, n), r = a.residues.load<A>(0, c, n);
-      modes[n] = p.re;
-      modes[S + n] = p.im;
-      modes[2 * S + n] = r.re;
-      modes[3 * S + n] = r.im;
-    }
+    stage_modes(a, c, modes, S);
     const A skip = a.skip.present() ? a.skip.load<A>(c) : A(0);
     __syncthreads();
     for (int64_t b = 0; b < a.batch; ++b) {

@@ -76,13 +76,7 @@ __global__ void __launch_bounds__(kScanMaxThreads) scan_forward_kernel(ScanArgs 
   const int64_t rows = a.batch * a.channels;
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const int64_t c = row % a.channels, b = row / a.channels;
-    for (int64_t n = tid; n < S; n += nt) {
-      const Complex<A> p = a.poles.load<A>(0, c, n), r = a.residues.load<A>(0, c, n);
-      modes[n] = p.re;
-      modes[S + n] = p.im;
-      modes[2 * S + n] = r.re;
-      modes[3 * S + n] = r.im;
-    }
+    stage_modes(a, c, modes, S);
     const A skip = a.skip.present() ? a.skip.load<A>(c) : A(0);
     const int64_t begin = tid * a.chunk_length;
     const int64_t end = begin + a.chunk_length < L ? begin + a.chunk_length : L;

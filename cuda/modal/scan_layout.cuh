@@ -37,6 +37,19 @@ inline int trim_threads(int threads, int64_t length) {
   return threads;
 }
 
+// Copies channel c's poles and residues into shared memory as four planes of S values
+// (re p | im p | re R | im R), the threads of the block striding over the modes.
+template <class A>
+__device__ __forceinline__ void stage_modes(const ScanArgs& a, int64_t c, A* modes, int64_t S) {
+  for (int64_t n = threadIdx.x; n < S; n += blockDim.x) {
+    const Complex<A> p = a.poles.load<A>(0, c, n), r = a.residues.load<A>(0, c, n);
+    modes[n] = p.re;
+    modes[S + n] = p.im;
+    modes[2 * S + n] = r.re;
+    modes[3 * S + n] = r.im;
+  }
+}
+
 }  // namespace modal_kernels
 }  // namespace SG_KERNEL_NAMESPACE
 }  // namespace serengeti
