@@ -1,0 +1,87 @@
+"""The language-model shell shared by H3 and safari's Hyena (flash-attn's SSMLMHeadModel layout).
+
+Keys: ``backbone.embeddings.word_embeddings.weight``, ``backbone.layers.i.{norm1, mixer, norm2,
+mlp.fc1, mlp.fc2}``, ``backbone.ln_f``, ``lm_head.weight`` (tied to the embedding).
+Pre-LN blocks: ``r += mixer(norm1 r); r += mlp(norm2 r)``; logits = ``lm_head(ln_f r)``.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Tuple
+
+from torch import Tensor, nn
+
+from serengeti.models.base import LanguageModel
+from serengeti.nn.base import LayerCache, SequenceMixer
+from serengeti.nn.mlp import GeluMLP
+from serengeti.nn.norms import LayerNorm
+
+
+class PreNormBlock(nn.Module):
+    """``r += mixer(norm1 r); r += mlp(norm2 r)`` with LayerNorm (eps 1e-5) and the GELU MLP."""
+
+    def __init__(self, d_model: int, d_inner: int, mixer: SequenceMixer, *, device=None, dtype=None) -> None:
+        super().__init__()
+        self.norm1 = LayerNorm(d_model, eps=1e-5, device=device, dtype=dtype)
+        self.mixer = mixer
+        self.norm2 = LayerNorm(d_model, eps=1e-5, device=device, dtype=dtype)
+        self.mlp = GeluMLP(d_model, d_inner, device=device, dtype=dtype)
+
+    @property
+    def prefill_styles(self) -> Tuple[str, ...]:
+        return self.mixer.prefill_styles
+
+    def forward(self, h: Tensor) -> Tensor:
+        h = h + self.mixer(self.norm1(h))
+        return h + self.mlp(self.norm2(h))
+
+    def prefill(self, h: Tensor, *, style: Optional[str] = None) -> Tuple[Tensor, LayerCache]:
+        y, cache = self.mixer.prefill(self.norm1(h), style=style)
+        h = h + y
+        return h + self.mlp(self.norm2(h)), cache
+
+    def step(self, h: Tensor, cache: LayerCache) -> Tensor:
+        h = h + self.mixer.step(self.norm1(h), cache)
+        return h + self.mlp(self.norm2(h))
+
+
+class Backbone(nn.Module):
+    """``embeddings.word_embeddings``, ``layers`` and ``ln_f`` (the key names of the checkpoints)."""
+
+    def __init__(self, vocab_size: int, d_model: int, d_inner: int, mixers: Sequence[SequenceMixer], *,
+                 device=None, dtype=None) -> None:
+        super().__init__()
+        self.embeddings = nn.Module()
+        self.embeddings.word_embeddings = nn.Embedding(vocab_size, d_model, device=device, dtype=dtype)
+        self.layers = nn.ModuleList(PreNormBlock(d_model, d_inner, m, device=device, dtype=dtype) for m in mixers)
+        self.ln_f = LayerNorm(d_model, eps=1e-5, device=device, dtype=dtype)
+
+
+class GPTShellLM(LanguageModel):
+    """Embedding -> PreNormBlocks -> ln_f -> lm_head tied to the embedding (H3LM, HyenaLM).
+
+    ``mixers[i]`` is layer i's mixer (the family's own, or attention); ``sample_vocab_size`` is the
+    tokenizer's vocabulary (50257 for GPT-2) when ``vocab_size`` is padded (50264).
+    """
+
+    def __init__(self, vocab_size: int, d_model: int, d_inner: int, mixers: Sequence[SequenceMixer], *,
+                 sample_vocab_size: Optional[int] = None, device=None, dtype=None) -> None:
+        super().__init__()
+        self.vocab_size = int(vocab_size)
+        self.sample_vocab_size = int(sample_vocab_size or vocab_size)
+        self.backbone = Backbone(vocab_size, d_model, d_inner, mixers, device=device, dtype=dtype)
+        self.lm_head = nn.Linear(d_model, vocab_size, bias=False, device="meta")
+        self.tie_weights()
+
+    @property
+    def blocks(self) -> nn.ModuleList:
+        return self.backbone.layers
+
+    def tie_weights(self) -> None:
+        """Point lm_head at the word embedding (again, after a checkpoint was assigned)."""
+        self.lm_head.weight = self.backbone.embeddings.word_embeddings.weight
+
+    def embed(self, input_ids: Tensor) -> Tensor:
+        return self.backbone.embeddings.word_embeddings(input_ids)
+
+    def head(self, h: Tensor) -> Tensor:
+        return self.lm_head(self.backbone.ln_f(h))
