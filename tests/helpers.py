@@ -7,10 +7,12 @@ tolerance rule lives in :func:`assert_fftconv_close`; its docstring states and j
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional
+from pathlib import Path
+from typing import Any, Iterator, Optional, Sequence, Tuple
 
 import torch
 
@@ -386,3 +388,47 @@ def assert_grad_close(
     e_torch = rel_rms(g_torch, g_ref)
     bound = RATIO_TO_TORCH * e_torch + 2 * EPS[torch.float32] * math.sqrt(n_sum)
     assert e <= bound, f"grad {name}: relative RMS error {e:.3g} > {bound:.3g} (torch {e_torch:.3g})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Model tests (H3, StripedHyena, tokenizers, CLI)
+# ---------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def one_thread(*, kernels: bool = False) -> Iterator[None]:
+    """Run the body on one torch thread and, with ``kernels``, one serengeti kernel thread; the
+    previous settings (torch's thread count, serengeti's override) are restored on exit.
+
+    For tests of tiny models: on the shared 2-core machine the thread pools' synchronisation
+    costs far more than the tiny ops themselves.
+    """
+    import serengeti
+
+    torch_threads, kernel_override = torch.get_num_threads(), serengeti._runtime._threads_override
+    torch.set_num_threads(1)
+    if kernels:
+        serengeti.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(torch_threads)
+        if kernels:
+            serengeti.set_num_threads(kernel_override)
+
+
+def write_gpt2_files(directory: Path, merges: Sequence[Tuple[str, str]]) -> int:
+    """GPT-2's tokenizer files written by hand into ``directory``: ``vocab.json`` (the 256
+    byte-level symbols, then each merge's result in order, then ``<|endoftext|>`` last) and
+    ``merges.txt`` (``#version: 0.2`` and one merge a line). Returns the vocabulary size."""
+    from tokenizers import pre_tokenizers
+
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    vocab = {s: i for i, s in enumerate(alphabet)}
+    for a, b in merges:
+        vocab[a + b] = len(vocab)
+    vocab["<|endoftext|>"] = len(vocab)
+    (directory / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    (directory / "merges.txt").write_text("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges),
+                                          encoding="utf-8")
+    return len(vocab)

@@ -17,12 +17,14 @@ import torch
 from safetensors.torch import save_file
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
+from helpers import write_gpt2_files
 from serengeti.cli import main
 from serengeti.models import h3, load_model, striped_hyena
 from serengeti.tokenizers import load_tokenizer
 
 STATS = re.compile(r"^(\d+) tokens in [0-9.]+ s \([0-9.]+ tok/s\), prefill [0-9.]+ ms$")
 PROMPT = "Hyenas: 日本 café"
+GPT2_MERGES = [("H", "y"), ("Hy", "e"), ("n", "a"), ("Hye", "na"), ("c", "a"), ("ca", "f")]
 
 
 def _byte_level_tokenizer_json(path: Path) -> None:
@@ -35,19 +37,6 @@ def _byte_level_tokenizer_json(path: Path) -> None:
     tok.decoder = decoders.ByteLevel()
     tok.add_special_tokens(["<|endoftext|>"])
     tok.save(str(path))
-
-
-def _gpt2_files(directory: Path) -> int:
-    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
-    vocab = {s: i for i, s in enumerate(alphabet)}
-    merges = [("H", "y"), ("Hy", "e"), ("n", "a"), ("Hye", "na"), ("c", "a"), ("ca", "f")]
-    for a, b in merges:
-        vocab[a + b] = len(vocab)
-    vocab["<|endoftext|>"] = len(vocab)
-    (directory / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
-    (directory / "merges.txt").write_text("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges),
-                                          encoding="utf-8")
-    return len(vocab)
 
 
 def _spread_weights(model: torch.nn.Module) -> None:
@@ -99,7 +88,7 @@ def h3_files(tmp_path_factory) -> Tuple[Path, Path, torch.nn.Module]:
     """H3 tiny: model.safetensors (tied lm_head left out) + config.json; GPT-2 files elsewhere."""
     d = tmp_path_factory.mktemp("h3")
     tok_dir = tmp_path_factory.mktemp("gpt2")
-    vocab = _gpt2_files(tok_dir)
+    vocab = write_gpt2_files(tok_dir, GPT2_MERGES)
     torch.manual_seed(1)
     cfg = h3.H3Config.tiny(vocab_size=vocab)
     model = h3.build(cfg, torch.float32, "cpu").eval()

@@ -16,6 +16,7 @@ import math
 import pytest
 import torch
 
+from helpers import one_thread
 from serengeti.nn.h3 import H3, H3Cache
 
 
@@ -23,10 +24,8 @@ from serengeti.nn.h3 import H3, H3Cache
 def one_torch_thread():
     """Tiny matmuls / layer norms on one torch thread: on the shared 2-core machine, torch's
     intra-op thread pool costs ~1 ms of synchronisation per tiny op (measured), 100x the op."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+    with one_thread():
+        yield
 
 
 def naive_h3(layer: H3, x: torch.Tensor) -> torch.Tensor:

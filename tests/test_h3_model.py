@@ -15,6 +15,7 @@ from typing import Dict
 import pytest
 import torch
 
+from helpers import one_thread
 from serengeti.models import CheckpointError, load_model
 from serengeti.models.h3 import FAMILY, PUBLISHED, H3Config, H3LM
 from serengeti.nn.h3 import H3
@@ -26,10 +27,8 @@ F32_TOL = 2e-5
 def one_torch_thread():
     """Tiny matmuls / layer norms on one torch thread: on the shared 2-core machine, torch's
     intra-op thread pool costs ~1 ms of synchronisation per tiny op (measured), 100x the op."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+    with one_thread():
+        yield
 
 
 def make_model(rotary: bool = False, seed: int = 0, **overrides) -> H3LM:

@@ -2,12 +2,11 @@
 prefill and decode paths against each other (every prefill style)."""
 from __future__ import annotations
 
-import math
 
 import pytest
 import torch
 
-import serengeti
+from helpers import one_thread
 from serengeti.models.striped_hyena import StripedHyenaConfig, StripedHyenaLM, build, transformer_like
 from serengeti.nn.striped_hyena import ParallelGatedConvBlock
 
@@ -18,12 +17,8 @@ STYLES = ("fft", "scan", "recurrence")
 def _one_thread():
     """Tiny shapes: one thread each for torch and the kernels (thread hand-offs would dominate,
     and the test machine's cores are shared)."""
-    torch_threads, kernel_override = torch.get_num_threads(), serengeti._runtime._threads_override
-    torch.set_num_threads(1)
-    serengeti.set_num_threads(1)
-    yield
-    torch.set_num_threads(torch_threads)
-    serengeti.set_num_threads(kernel_override)
+    with one_thread(kernels=True):
+        yield
 
 
 # ----------------------------------------------------------------------------------------------

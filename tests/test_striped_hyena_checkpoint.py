@@ -10,6 +10,7 @@ import yaml
 from safetensors.torch import save_file
 
 import serengeti
+from helpers import one_thread
 from serengeti.models.checkpoint import CheckpointError, load_model
 from serengeti.models.striped_hyena import (FAMILY, PUBLISHED, StripedHyenaConfig, StripedHyenaLM,
                                             config_from_dict, transformer_like)
@@ -18,12 +19,8 @@ from serengeti.models.striped_hyena import (FAMILY, PUBLISHED, StripedHyenaConfi
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
     """Tiny shapes: one thread each for torch and the kernels (the test machine's cores are shared)."""
-    torch_threads, kernel_override = torch.get_num_threads(), serengeti._runtime._threads_override
-    torch.set_num_threads(1)
-    serengeti.set_num_threads(1)
-    yield
-    torch.set_num_threads(torch_threads)
-    serengeti.set_num_threads(kernel_override)
+    with one_thread(kernels=True):
+        yield
 
 
 def _model(seed: int = 0, **overrides) -> StripedHyenaLM:

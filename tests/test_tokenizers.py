@@ -10,6 +10,7 @@ from typing import List
 import pytest
 import torch
 
+from helpers import write_gpt2_files
 from serengeti.tokenizers import ByteTokenizer, HFTokenizer, StreamDecoder, Tokenizer, load_tokenizer
 
 import tokenizers as tk
@@ -59,18 +60,6 @@ def _llama_style_json(directory: Path) -> Path:
 
 GPT2_MERGES = [("h", "e"), ("l", "l"), ("he", "ll"), ("hell", "o"), ("Ġ", "w"), ("o", "r"), ("Ġw", "or"),
                ("l", "d"), ("Ġwor", "ld")]
-
-
-def _write_gpt2_files(directory: Path) -> None:
-    """GPT-2's format by hand: the 256 byte symbols, the merge results, <|endoftext|> last."""
-    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
-    vocab = {s: i for i, s in enumerate(alphabet)}
-    for a, b in GPT2_MERGES:
-        vocab[a + b] = len(vocab)
-    vocab["<|endoftext|>"] = len(vocab)
-    (directory / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
-    (directory / "merges.txt").write_text("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in GPT2_MERGES),
-                                          encoding="utf-8")
 
 
 def _round_trips(tok: Tokenizer, texts: List[str]) -> None:
@@ -132,7 +121,7 @@ def test_tokenizer_config_overrides_specials_and_add_bos(tmp_path):
 # ----------------------------------------------------------------------------------------------
 
 def test_gpt2_vocab_and_merges_every_way_of_pointing(tmp_path):
-    _write_gpt2_files(tmp_path)
+    write_gpt2_files(tmp_path, GPT2_MERGES)
     vocab = json.loads((tmp_path / "vocab.json").read_text(encoding="utf-8"))
     for target in (tmp_path, tmp_path / "vocab.json", tmp_path / "merges.txt"):
         tok = load_tokenizer(target)
@@ -154,7 +143,7 @@ def test_missing_files_name_what_to_provide(tmp_path):
     with pytest.raises(FileNotFoundError) as e:
         load_tokenizer(tmp_path)
     assert str(tmp_path / "tokenizer.json") in str(e.value) and str(tmp_path / "merges.txt") in str(e.value)
-    _write_gpt2_files(tmp_path)
+    write_gpt2_files(tmp_path, GPT2_MERGES)
     (tmp_path / "merges.txt").unlink()
     with pytest.raises(FileNotFoundError, match="merges.txt") as e:
         load_tokenizer(tmp_path)
@@ -192,7 +181,7 @@ def test_bad_files_and_arguments(tmp_path):
 
 
 def test_missing_tokenizers_package_says_pip_install(tmp_path, monkeypatch):
-    _write_gpt2_files(tmp_path)
+    write_gpt2_files(tmp_path, GPT2_MERGES)
     monkeypatch.setitem(sys.modules, "tokenizers", None)  # makes `import tokenizers` fail
     with pytest.raises(ImportError, match="pip install tokenizers"):
         load_tokenizer(tmp_path)

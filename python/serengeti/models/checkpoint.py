@@ -297,14 +297,31 @@ def _default_dtype(state_dict: StateDict, keep_float32) -> torch.dtype:
     return counts.most_common(1)[0][0] if counts else torch.float32
 
 
+def _foreign_prefix(keys: List[str], fam: ModelFamily) -> Optional[str]:
+    """A prefix every key shares (up to three dotted components, e.g. DDP's 'module.') whose removal
+    makes ``fam`` recognise the keys, or None."""
+    prefix = ""
+    for _ in range(3):
+        heads = {k[len(prefix):].split(".", 1)[0] for k in keys}
+        if len(heads) != 1 or not all("." in k[len(prefix):] for k in keys):
+            return None
+        prefix += heads.pop() + "."
+        if fam.detect([k[len(prefix):] for k in keys]):
+            return prefix
+    return None
+
+
 def detect_arch(keys: List[str]) -> str:
     """The family whose ``detect`` accepts these keys; CheckpointError when none or several do."""
     found = [arch for arch in FAMILY_MODULES if family(arch).detect(keys)]
     if len(found) == 1:
         return found[0]
     if not found:
+        hints = [f"they look like a {arch} checkpoint whose keys carry the prefix {p!r}"
+                 for arch in FAMILY_MODULES for p in [_foreign_prefix(keys, family(arch))] if p]
         raise CheckpointError("could not detect the architecture from the checkpoint's keys (first keys: "
-                              f"{_preview(sorted(keys), 6)}); pass arch= one of {list(FAMILY_MODULES)}")
+                              f"{_preview(sorted(keys), 6)})" + (f"; {hints[0]}" if hints else "")
+                              + f"; pass arch= one of {list(FAMILY_MODULES)}")
     raise CheckpointError(f"the checkpoint's keys fit several architectures {found}; pass arch=")
 
 
@@ -350,7 +367,23 @@ def load_model(path: PathLike, *, arch: Optional[str] = None,
     raw = read_state_dict(path, trust_checkpoint=trust_checkpoint)
     mapping = read_config(config, path)
     fam = family(arch) if arch is not None else family(detect_arch(list(raw)))
-    state_dict = fam.normalize(raw)
+    if not fam.detect(list(raw)):
+        prefix = _foreign_prefix(list(raw), fam)
+        raise CheckpointError(f"checkpoint {path}: the keys are not those of a {fam.arch} checkpoint (first keys: "
+                              f"{_preview(sorted(raw), 4)})"
+                              + (f"; they carry the prefix {prefix!r}" if prefix else ""))
+    try:
+        state_dict = fam.normalize(raw)
+    except ValueError as e:
+        heads = {k.split(".", 1)[0] for k in raw}
+        if len(heads) == 1 and all("." in k for k in raw):
+            prefix = heads.pop() + "."
+            try:
+                fam.normalize({k[len(prefix):]: v for k, v in raw.items()})
+            except ValueError:
+                raise e from None
+            raise CheckpointError(f"checkpoint {path}: {e}; they carry the prefix {prefix!r}") from None
+        raise
     cfg = fam.config_from_dict(mapping, state_dict)
     if dtype is None:
         dtype = _default_dtype(state_dict, fam.keep_float32)

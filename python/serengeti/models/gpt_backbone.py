@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence, Tuple
 
+import torch
 from torch import Tensor, nn
 
 from serengeti.models.base import LanguageModel
@@ -75,6 +76,24 @@ class GPTShellLM(LanguageModel):
     @property
     def blocks(self) -> nn.ModuleList:
         return self.backbone.layers
+
+    @torch.no_grad()
+    def _init_weights(self, initializer_range: float = 0.02) -> None:
+        """GPT-2-style initialisation (upstream H3's and safari's): every Linear weight (the mixers'
+        inner ones too) N(0, initializer_range), out_proj / fc2 weights N(0, initializer_range /
+        sqrt(2 n_layer)), Linear biases zero, the word embedding N(0, initializer_range); the tied
+        lm_head is skipped. Subclasses call it once their modules are built."""
+        scaled = initializer_range / (2 * len(self.blocks)) ** 0.5
+        for name, module in self.named_modules():
+            if isinstance(module, nn.Linear):
+                if module.weight is self.backbone.embeddings.word_embeddings.weight:
+                    continue  # the tied lm_head
+                std = scaled if name.endswith(("out_proj", "fc2")) else initializer_range
+                nn.init.normal_(module.weight, 0.0, std)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Embedding):
+                nn.init.normal_(module.weight, 0.0, initializer_range)
 
     def tie_weights(self) -> None:
         """Point lm_head at the word embedding (again, after a checkpoint was assigned)."""

@@ -19,28 +19,21 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import warnings
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from serengeti.models.family import ModelFamily, StateDict
 from serengeti.models.gpt_backbone import GPTShellLM
+from serengeti.models.gpt_checkpoint import (GPT2_PADDED_VOCAB, GPT2_VOCAB, LAYER_KEY, check_attn_layer_idx,
+                                             infer_shell, is_int, optional_keys, shape, strip_lightning_prefix)
 from serengeti.nn.attention import Attention
 from serengeti.nn.h3 import H3, MEASURES, MODES
-from serengeti.nn.rotary import rotary_inv_freq
-
-GPT2_PADDED_VOCAB = 50264   # GPT-2's 50257 tokens padded to a multiple of 8
-GPT2_VOCAB = 50257
 
 _ATTN_DEFAULTS: Dict[str, Any] = {"num_heads": None, "rotary_emb_dim": 0, "rotary_emb_base": 10000.0}
 _SSM_DEFAULTS: Dict[str, Any] = {"head_dim": 1, "d_state": 64, "mode": "diag", "measure": "diag-lin"}
 _REQUIRED = ("d_model", "n_layer", "vocab_size")
-
-
-def _is_int(x: object) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
 
 
 @dataclasses.dataclass
@@ -69,18 +62,18 @@ class H3Config:
     def __post_init__(self) -> None:
         for name in ("d_model", "n_layer", "vocab_size"):
             value = getattr(self, name)
-            if not _is_int(value) or value < 1:
+            if not is_int(value) or value < 1:
                 raise ValueError(f"{name}: expected a positive int, got {value!r}")
         if self.d_inner is None:
             self.d_inner = 4 * self.d_model
-        if not _is_int(self.d_inner) or self.d_inner < 1:
+        if not is_int(self.d_inner) or self.d_inner < 1:
             raise ValueError(f"d_inner: expected a positive int or None, got {self.d_inner!r}")
         idx = self.attn_layer_idx
         if idx is None:
             idx = ()
-        elif _is_int(idx):
+        elif is_int(idx):
             idx = (idx,)
-        if not isinstance(idx, (list, tuple)) or not all(_is_int(i) for i in idx):
+        if not isinstance(idx, (list, tuple)) or not all(is_int(i) for i in idx):
             raise ValueError(f"attn_layer_idx: expected a list of layer indices, got {self.attn_layer_idx!r}")
         if len(set(idx)) != len(idx) or any(not 0 <= i < self.n_layer for i in idx):
             raise ValueError(f"attn_layer_idx: expected distinct indices in [0, n_layer = {self.n_layer}), got {list(idx)}")
@@ -104,13 +97,13 @@ class H3Config:
         a = self.attn_cfg
         heads = a["num_heads"]
         if self.attn_layer_idx or heads is not None:
-            if not _is_int(heads) or heads < 1 or self.d_model % heads:
+            if not is_int(heads) or heads < 1 or self.d_model % heads:
                 raise ValueError(f"attn_cfg.num_heads: expected a positive divisor of d_model = {self.d_model} "
                                  f"(attention layers {list(self.attn_layer_idx)}), got {heads!r}")
         r = a["rotary_emb_dim"]
         if r is None:
             r = a["rotary_emb_dim"] = 0
-        if not _is_int(r) or r < 0 or r % 2 or (heads and r > self.d_model // heads):
+        if not is_int(r) or r < 0 or r % 2 or (heads and r > self.d_model // heads):
             raise ValueError(f"attn_cfg.rotary_emb_dim: expected 0 or an even int <= head_dim, got {r!r}")
         base = a["rotary_emb_base"]
         if isinstance(base, bool) or not isinstance(base, (int, float)) or not base > 1:
@@ -120,9 +113,9 @@ class H3Config:
     def _check_ssm(self) -> None:
         s = self.ssm_cfg
         hd, N = s["head_dim"], s["d_state"]
-        if not _is_int(hd) or hd < 1 or self.d_model % hd:
+        if not is_int(hd) or hd < 1 or self.d_model % hd:
             raise ValueError(f"ssm_cfg.head_dim: expected a positive divisor of d_model = {self.d_model}, got {hd!r}")
-        if not _is_int(N) or N < 2 or N % 2 or N > 128:
+        if not is_int(N) or N < 2 or N % 2 or N > 128:
             raise ValueError(f"ssm_cfg.d_state: expected an even int in [2, 128], got {N!r}")
         if s["mode"] not in MODES:
             raise ValueError(f"ssm_cfg.mode: expected one of {list(MODES)}, got {s['mode']!r}")
@@ -145,9 +138,9 @@ class H3Config:
             raise ValueError(f"config: missing required field(s) {', '.join(missing)}")
         vocab = mapping["vocab_size"]
         pad = mapping.get("pad_vocab_size_multiple", 1) or 1
-        if not _is_int(pad) or pad < 1:
+        if not is_int(pad) or pad < 1:
             raise ValueError(f"pad_vocab_size_multiple: expected a positive int, got {pad!r}")
-        if _is_int(vocab) and vocab % pad:
+        if is_int(vocab) and vocab % pad:
             vocab += pad - vocab % pad
         return cls(d_model=mapping["d_model"], n_layer=mapping["n_layer"], vocab_size=vocab,
                    d_inner=mapping.get("d_inner"), attn_layer_idx=mapping.get("attn_layer_idx") or (),
@@ -227,33 +220,17 @@ class H3LM(GPTShellLM):
         self.config = config
         self._init_weights()
 
-    @torch.no_grad()
-    def _init_weights(self, initializer_range: float = 0.02) -> None:
-        scaled = initializer_range / (2 * self.config.n_layer) ** 0.5
-        for name, module in self.named_modules():
-            if isinstance(module, nn.Linear):
-                if module.weight is self.backbone.embeddings.word_embeddings.weight:
-                    continue  # the tied lm_head
-                std = scaled if name.endswith(("out_proj", "fc2")) else initializer_range
-                nn.init.normal_(module.weight, 0.0, std)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.Embedding):
-                nn.init.normal_(module.weight, 0.0, initializer_range)
-
 
 # ----------------------------------------------------------------------------------------------
 # The checkpoint family
 # ----------------------------------------------------------------------------------------------
 
 _H3_MIXER_KEY = re.compile(r"(^|\.)layers\.\d+\.mixer\.(q_proj|k_proj|ssm_k_kernel|kernel\.kernel)\.")
-_LAYER_KEY = re.compile(r"^backbone\.layers\.(\d+)\.")
 _LEGACY_RENAMES = ((re.compile(r"^s4seq\.encoder\."), "backbone."),
                    (re.compile(r"^embedding\."), "backbone.embeddings.word_embeddings."),
                    (re.compile(r"^backbone\.norm\."), "backbone.ln_0."))
 _FLOAT32_KEY = re.compile(r"(^|\.)mixer\.(D|ssm_k_D|ssm_k_kernel\.kernel\.[BC]|"
                           r"kernel\.kernel\.(log_dt|inv_A_real|A_imag|B|C)|rotary_emb\.inv_freq)$")
-LIGHTNING_PREFIX = "model."
 
 
 def detect(keys: Any) -> bool:
@@ -282,7 +259,7 @@ def _legacy_name(key: str) -> str:
 
 def _rotate_legacy_norms(sd: StateDict) -> StateDict:
     """The legacy post-norm layout -> pre-norm names (see the module docstring)."""
-    layers = {int(m.group(1)) for k in sd for m in [_LAYER_KEY.match(k)] if m}
+    layers = {int(m.group(1)) for k in sd for m in [LAYER_KEY.match(k)] if m}
     if not layers:
         raise ValueError("checkpoint: backbone.ln_0 is present but there are no backbone.layers.* keys")
     n = max(layers) + 1
@@ -314,54 +291,36 @@ def normalize(sd: StateDict) -> StateDict:
 
     Keys outside 'model.' in a Lightning dict (trainer state, not the network) are dropped with a
     warning naming them; every other key is kept (the loader reports what does not fit)."""
-    if not isinstance(sd, Mapping):
-        raise TypeError(f"state_dict: expected a mapping of names to tensors, got {type(sd).__name__}")
-    keys = list(sd)
-    if any(k.startswith(LIGHTNING_PREFIX) for k in keys):
-        other = [k for k in keys if not k.startswith(LIGHTNING_PREFIX)]
-        if other:
-            warnings.warn(f"checkpoint: Lightning dict; ignoring {len(other)} entries outside 'model.': "
-                          f"{other[:8]}", stacklevel=2)
-        sd = {k[len(LIGHTNING_PREFIX):]: v for k, v in sd.items() if k.startswith(LIGHTNING_PREFIX)}
+    stripped = strip_lightning_prefix(sd)
+    if stripped is not None:
+        sd = stripped
     sd = _rename(dict(sd), _legacy_name)
     if any(k.startswith("backbone.ln_0.") for k in sd):
         sd = _rotate_legacy_norms(sd)
     return sd
 
 
-def _shape(sd: StateDict, key: str) -> Optional[Tuple[int, ...]]:
-    t = sd.get(key)
-    return None if t is None else tuple(t.shape)
-
-
 def _infer(sd: StateDict) -> Dict[str, Any]:
-    """What the normalised keys and shapes say about the config (fields absent when unknown)."""
-    out: Dict[str, Any] = {}
-    emb = _shape(sd, "backbone.embeddings.word_embeddings.weight")
-    if emb is not None and len(emb) == 2:
-        out["vocab_size"], out["d_model"] = emb
-    layers = sorted({int(m.group(1)) for k in sd for m in [_LAYER_KEY.match(k)] if m})
+    """What the normalised keys and shapes say about the config (fields absent when unknown):
+    the shell's (:func:`~serengeti.models.gpt_checkpoint.infer_shell`; the embedding rows as
+    ``vocab_size``, the rotary dim as ``attn_cfg.rotary_emb_dim``) and ``ssm_cfg``."""
+    out, layers = infer_shell(sd)
+    if "vocab_rows" in out:
+        out["vocab_size"] = out.pop("vocab_rows")
+    if "rotary_emb_dim" in out:
+        out["attn_cfg"] = {"rotary_emb_dim": out.pop("rotary_emb_dim")}
     if not layers:
         return out
-    out["n_layer"] = layers[-1] + 1
-    fc1 = _shape(sd, f"backbone.layers.{layers[0]}.mlp.fc1.weight")
-    if fc1 is not None and len(fc1) == 2:
-        out["d_inner"] = fc1[0]
-    out["attn_layer_idx"] = [i for i in layers if f"backbone.layers.{i}.mixer.Wqkv.weight" in sd]
     ssm: Dict[str, Any] = {}
     for i in layers:
-        shift_B = _shape(sd, f"backbone.layers.{i}.mixer.ssm_k_kernel.kernel.B")
-        log_dt = _shape(sd, f"backbone.layers.{i}.mixer.kernel.kernel.log_dt")
+        shift_B = shape(sd, f"backbone.layers.{i}.mixer.ssm_k_kernel.kernel.B")
+        log_dt = shape(sd, f"backbone.layers.{i}.mixer.kernel.kernel.log_dt")
         if shift_B is not None and len(shift_B) == 2:
             ssm["d_state"] = shift_B[1]
             if log_dt is not None and len(log_dt) == 1 and log_dt[0] > 0 and shift_B[0] % log_dt[0] == 0:
                 ssm["head_dim"] = shift_B[0] // log_dt[0]
             break
     out["ssm_cfg"] = ssm
-    rotary = [_shape(sd, f"backbone.layers.{i}.mixer.rotary_emb.inv_freq") for i in out["attn_layer_idx"]]
-    rotary = [r for r in rotary if r is not None]
-    if rotary:
-        out["attn_cfg"] = {"rotary_emb_dim": 2 * rotary[0][0]}
     return out
 
 
@@ -393,7 +352,7 @@ def config_from_dict(mapping: Optional[Mapping[str, Any]], sd: StateDict) -> H3C
             mapping = mapping["model"]
         given = dict(mapping)
         pad = given.get("pad_vocab_size_multiple") or 1
-        if _is_int(given.get("vocab_size")) and _is_int(pad) and pad > 1 and given["vocab_size"] % pad:
+        if is_int(given.get("vocab_size")) and is_int(pad) and pad > 1 and given["vocab_size"] % pad:
             given["vocab_size"] += pad - given["vocab_size"] % pad
         given.pop("pad_vocab_size_multiple", None)
     found = _infer(sd)
@@ -404,12 +363,7 @@ def config_from_dict(mapping: Optional[Mapping[str, Any]], sd: StateDict) -> H3C
                 raise ValueError(f"{name}: the config says {given[name]!r} but the checkpoint has {found[name]!r}")
             merged[name] = found[name]
     if "attn_layer_idx" in found:
-        g = given.get("attn_layer_idx")
-        if g is not None:
-            g_list = [g] if _is_int(g) else g
-            if not isinstance(g_list, (list, tuple)) or sorted(g_list) != found["attn_layer_idx"]:
-                raise ValueError(f"attn_layer_idx: the config says {g!r} but the checkpoint has attention "
-                                 f"(mixer.Wqkv) at layers {found['attn_layer_idx']}")
+        check_attn_layer_idx(given.get("attn_layer_idx"), found["attn_layer_idx"])
         merged["attn_layer_idx"] = found["attn_layer_idx"]
     ssm = dict(given.get("ssm_cfg") or {})
     for name, value in found.get("ssm_cfg", {}).items():
@@ -446,16 +400,6 @@ def build(config: H3Config, dtype: Optional[torch.dtype], device: Any) -> H3LM:
 def keep_float32(name: str) -> bool:
     """The SSM tensors (shift and diagonal kernels, D, ssm_k_D) and rotary inv_freq stay float32."""
     return bool(_FLOAT32_KEY.search(name))
-
-
-def optional_keys(config: H3Config) -> Dict[str, Callable[[], Optional[Tensor]]]:
-    """lm_head.weight (tied: re-derived) and each attention layer's rotary inv_freq (recomputed)."""
-    out: Dict[str, Callable[[], Optional[Tensor]]] = {"lm_head.weight": lambda: None}
-    r, base = config.attn_cfg["rotary_emb_dim"], config.attn_cfg["rotary_emb_base"]
-    if r:
-        for i in config.attn_layer_idx:
-            out[f"backbone.layers.{i}.mixer.rotary_emb.inv_freq"] = lambda: rotary_inv_freq(r, base)
-    return out
 
 
 FAMILY = ModelFamily(arch="h3", detect=detect, normalize=normalize, config_from_dict=config_from_dict,

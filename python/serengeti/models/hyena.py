@@ -22,29 +22,22 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import warnings
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from serengeti.models.family import ModelFamily, StateDict
 from serengeti.models.gpt_backbone import GPTShellLM
+from serengeti.models.gpt_checkpoint import (GPT2_PADDED_VOCAB, GPT2_VOCAB, LIGHTNING_PREFIX, check_attn_layer_idx,
+                                             infer_shell, is_int, optional_keys, shape, strip_lightning_prefix)
 from serengeti.nn.attention import Attention
 from serengeti.nn.distill import DEFAULT_MAX_RADIUS, DistillReport
 from serengeti.nn.hyena import HyenaOperator
-from serengeti.nn.rotary import rotary_inv_freq
-
-GPT2_VOCAB = 50257
-GPT2_PADDED_VOCAB = 50264
 
 # safari HyenaOperator options every released model leaves at these values (others are not built).
 _FIXED_LAYER_OPTIONS: Dict[str, Any] = {"num_heads": 1, "inner_factor": 1, "num_blocks": 1,
                                         "outer_mixing": False, "post_order_ffn": False, "activation": "id"}
-
-
-def _is_int(x: object) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
 
 
 def _is_number(x: object) -> bool:
@@ -89,13 +82,13 @@ class HyenaLayerConfig:
     def __post_init__(self) -> None:
         for name in ("l_max", "order", "filter_order", "emb_dim", "short_filter_order", "local_order"):
             value = getattr(self, name)
-            if not _is_int(value) or value < 1:
+            if not is_int(value) or value < 1:
                 raise ValueError(f"layer.{name}: expected a positive int, got {value!r}")
         if self.order < 2:
             raise ValueError(f"layer.order: expected an int >= 2, got {self.order}")
         if self.emb_dim < 3 or self.emb_dim % 2 == 0:
             raise ValueError(f"layer.emb_dim: expected an odd int >= 3, got {self.emb_dim}")
-        if not _is_int(self.num_inner_mlps) or self.num_inner_mlps < 0:
+        if not is_int(self.num_inner_mlps) or self.num_inner_mlps < 0:
             raise ValueError(f"layer.num_inner_mlps: expected an int >= 0, got {self.num_inner_mlps!r}")
         for name in ("modulate", "bias", "normalized"):
             if not isinstance(getattr(self, name), bool):
@@ -149,19 +142,19 @@ class HyenaConfig:
     def __post_init__(self) -> None:
         for name in ("d_model", "n_layer", "vocab_size", "pad_vocab_size_multiple"):
             value = getattr(self, name)
-            if not _is_int(value) or value < 1:
+            if not is_int(value) or value < 1:
                 raise ValueError(f"{name}: expected a positive int, got {value!r}")
         if self.d_inner is None:
             self.d_inner = 4 * self.d_model
-        if not _is_int(self.d_inner) or self.d_inner < 1:
+        if not is_int(self.d_inner) or self.d_inner < 1:
             raise ValueError(f"d_inner: expected a positive int or None, got {self.d_inner!r}")
         if isinstance(self.layer, Mapping):
             self.layer = HyenaLayerConfig.from_dict(self.layer)
         if not isinstance(self.layer, HyenaLayerConfig):
             raise ValueError(f"layer: expected a HyenaLayerConfig or a mapping, got {type(self.layer).__name__}")
         idx = self.attn_layer_idx
-        idx = () if idx is None else ((idx,) if _is_int(idx) else idx)
-        if not isinstance(idx, (list, tuple)) or not all(_is_int(i) for i in idx):
+        idx = () if idx is None else ((idx,) if is_int(idx) else idx)
+        if not isinstance(idx, (list, tuple)) or not all(is_int(i) for i in idx):
             raise ValueError(f"attn_layer_idx: expected a list of layer indices, got {self.attn_layer_idx!r}")
         if len(set(idx)) != len(idx) or any(not 0 <= i < self.n_layer for i in idx):
             raise ValueError(f"attn_layer_idx: expected distinct indices in [0, n_layer={self.n_layer}), "
@@ -174,11 +167,11 @@ class HyenaConfig:
              "rotary_emb_base": cfg.get("rotary_emb_base", 10000.0)}
         heads = a["num_heads"]
         if self.attn_layer_idx or heads is not None:
-            if not _is_int(heads) or heads < 1 or self.d_model % heads:
+            if not is_int(heads) or heads < 1 or self.d_model % heads:
                 raise ValueError(f"attn_cfg.num_heads: expected a positive divisor of d_model={self.d_model} "
                                  f"(attention layers {list(self.attn_layer_idx)}), got {heads!r}")
         r = a["rotary_emb_dim"]
-        if not _is_int(r) or r < 0 or r % 2 or (heads and r > self.d_model // heads):
+        if not is_int(r) or r < 0 or r % 2 or (heads and r > self.d_model // heads):
             raise ValueError(f"attn_cfg.rotary_emb_dim: expected 0 or an even int <= head_dim, got {r!r}")
         if not _is_number(a["rotary_emb_base"]) or not a["rotary_emb_base"] > 1:
             raise ValueError(f"attn_cfg.rotary_emb_base: expected a number > 1, got {a['rotary_emb_base']!r}")
@@ -299,20 +292,6 @@ class HyenaLM(GPTShellLM):
         self.config = config
         self._init_weights()
 
-    @torch.no_grad()
-    def _init_weights(self, initializer_range: float = 0.02) -> None:
-        scaled = initializer_range / (2 * self.config.n_layer) ** 0.5
-        for name, module in self.named_modules():
-            if isinstance(module, nn.Linear):
-                if module.weight is self.backbone.embeddings.word_embeddings.weight:
-                    continue  # the tied lm_head
-                std = scaled if name.endswith(("out_proj", "fc2")) else initializer_range
-                nn.init.normal_(module.weight, 0.0, std)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.Embedding):
-                nn.init.normal_(module.weight, 0.0, initializer_range)
-
     def hyena_layers(self) -> Iterator[Tuple[int, HyenaOperator]]:
         """(block index, HyenaOperator) of every Hyena block."""
         for i, block in enumerate(self.blocks):
@@ -336,8 +315,6 @@ class HyenaLM(GPTShellLM):
 # The checkpoint family
 # ----------------------------------------------------------------------------------------------
 
-LIGHTNING_PREFIX = "model."
-_LAYER_KEY = re.compile(r"^backbone\.layers\.(\d+)\.")
 _IMPLICIT_LINEAR = re.compile(r"^backbone\.layers\.(\d+)\.mixer\.filter_fn\.implicit_filter\.(\d+)\.weight$")
 
 
@@ -351,72 +328,49 @@ def normalize(sd: StateDict) -> StateDict:
     """Strip Lightning's 'model.' prefix. In a Lightning dict, entries outside 'model.' (trainer
     state, not the network) are dropped with a warning naming them; a plain dict is kept as it is
     (the loader reports what does not fit)."""
-    if not isinstance(sd, Mapping):
-        raise TypeError(f"state_dict: expected a mapping of names to tensors, got {type(sd).__name__}")
-    keys = list(sd)
-    if any(k.startswith(LIGHTNING_PREFIX + "backbone.") for k in keys):
-        other = [k for k in keys if not k.startswith(LIGHTNING_PREFIX)]
-        if other:
-            warnings.warn(f"checkpoint: Lightning dict; ignoring {len(other)} entries outside 'model.': "
-                          f"{other[:8]}", stacklevel=2)
-        return {k[len(LIGHTNING_PREFIX):]: v for k, v in sd.items() if k.startswith(LIGHTNING_PREFIX)}
-    if not any(k.startswith("backbone.") for k in keys):
+    stripped = strip_lightning_prefix(sd, LIGHTNING_PREFIX + "backbone.")
+    if stripped is not None:
+        return stripped
+    if not any(k.startswith("backbone.") for k in sd):
         raise ValueError(f"checkpoint: no 'backbone.' keys (nor 'model.backbone.'): cannot map the prefix of "
-                         f"{sorted(keys)[:4]} to safari's LM layout")
+                         f"{sorted(sd)[:4]} to safari's LM layout")
     return dict(sd)
 
 
-def _shape(sd: StateDict, key: str) -> Optional[Tuple[int, ...]]:
-    t = sd.get(key)
-    return None if t is None else tuple(t.shape)
-
-
 def _infer(sd: StateDict) -> Dict[str, Any]:
-    """What the normalised keys and shapes say about the config (fields absent when unknown)."""
-    out: Dict[str, Any] = {}
-    emb = _shape(sd, "backbone.embeddings.word_embeddings.weight")
-    if emb is not None and len(emb) == 2:
-        out["vocab_rows"], out["d_model"] = emb
-    layers = sorted({int(m.group(1)) for k in sd for m in [_LAYER_KEY.match(k)] if m})
+    """What the normalised keys and shapes say about the config (fields absent when unknown):
+    the shell's (:func:`~serengeti.models.gpt_checkpoint.infer_shell`) and the Hyena ``layer``."""
+    out, layers = infer_shell(sd)
     if not layers:
         return out
-    out["n_layer"] = layers[-1] + 1
-    fc1 = _shape(sd, f"backbone.layers.{layers[0]}.mlp.fc1.weight")
-    if fc1 is not None and len(fc1) == 2:
-        out["d_inner"] = fc1[0]
-    out["attn_layer_idx"] = [i for i in layers if f"backbone.layers.{i}.mixer.Wqkv.weight" in sd]
     hyena = [i for i in layers if f"backbone.layers.{i}.mixer.filter_fn.pos_emb.z" in sd]
     layer: Dict[str, Any] = {}
     if hyena:
         p = f"backbone.layers.{hyena[0]}.mixer."
-        z = _shape(sd, p + "filter_fn.pos_emb.z")
+        z = shape(sd, p + "filter_fn.pos_emb.z")
         if z is not None and len(z) == 3:
             layer["l_max"], layer["emb_dim"] = z[1], z[2]
-        first = _shape(sd, p + "filter_fn.implicit_filter.0.weight")
+        first = shape(sd, p + "filter_fn.implicit_filter.0.weight")
         if first is not None and len(first) == 2:
             layer["filter_order"] = first[0]
         linears = [int(m.group(2)) for k in sd for m in [_IMPLICIT_LINEAR.match(k)]
                    if m and int(m.group(1)) == hyena[0]]
         if linears:
             layer["num_inner_mlps"] = max(linears) // 2 - 1
-        in_proj = _shape(sd, p + "in_proj.weight")
+        in_proj = shape(sd, p + "in_proj.weight")
         if in_proj is not None and len(in_proj) == 2 and in_proj[1] > 0 and in_proj[0] % in_proj[1] == 0:
             layer["order"] = in_proj[0] // in_proj[1] - 1
-        short = _shape(sd, p + "short_filter.weight")
+        short = shape(sd, p + "short_filter.weight")
         if short is not None and len(short) == 3:
             layer["short_filter_order"] = short[2]
     out["layer"] = layer
-    rotary = [_shape(sd, f"backbone.layers.{i}.mixer.rotary_emb.inv_freq") for i in out["attn_layer_idx"]]
-    rotary = [r for r in rotary if r is not None]
-    if rotary:
-        out["rotary_emb_dim"] = 2 * rotary[0][0]
     return out
 
 
 def _agree(name: str, given: object, found: object) -> None:
     """A mapping value that is a number must equal what the checkpoint shows; other values
     (None, unresolved Hydra interpolations like '${dataset.max_length}') defer to the checkpoint."""
-    if _is_int(given) and given != found:
+    if is_int(given) and given != found:
         raise ValueError(f"{name}: the config says {given!r} but the checkpoint has {found!r}")
 
 
@@ -442,7 +396,7 @@ def config_from_dict(mapping: Optional[Mapping[str, Any]], sd: StateDict) -> Hye
     if "vocab_rows" in found:
         rows = found["vocab_rows"]
         vocab, pad = given.get("vocab_size"), given.get("pad_vocab_size_multiple") or 1
-        if _is_int(vocab) and _is_int(pad) and pad >= 1:
+        if is_int(vocab) and is_int(pad) and pad >= 1:
             padded = -(-vocab // pad) * pad
             if padded != rows:
                 raise ValueError(f"vocab_size: the config says {vocab} (padded to a multiple of {pad}: {padded}) "
@@ -450,12 +404,7 @@ def config_from_dict(mapping: Optional[Mapping[str, Any]], sd: StateDict) -> Hye
         else:
             merged["vocab_size"], merged["pad_vocab_size_multiple"] = rows, 1
     if "attn_layer_idx" in found:
-        g = given.get("attn_layer_idx")
-        if g is not None:
-            g_list = [g] if _is_int(g) else g
-            if not isinstance(g_list, (list, tuple)) or sorted(g_list) != found["attn_layer_idx"]:
-                raise ValueError(f"attn_layer_idx: the config says {g!r} but the checkpoint has attention "
-                                 f"(mixer.Wqkv) at layers {found['attn_layer_idx']}")
+        check_attn_layer_idx(given.get("attn_layer_idx"), found["attn_layer_idx"])
         merged["attn_layer_idx"] = found["attn_layer_idx"]
     layer_given = given.get("layer") or {}
     if not isinstance(layer_given, Mapping):
@@ -482,16 +431,6 @@ def build(config: HyenaConfig, dtype: Optional[torch.dtype], device: Any) -> Hye
 def keep_float32(name: str) -> bool:
     """The implicit filters (every ``mixer.filter_fn.*`` tensor) and rotary inv_freq stay float32."""
     return ".mixer.filter_fn." in name or name.endswith("rotary_emb.inv_freq")
-
-
-def optional_keys(config: HyenaConfig) -> Dict[str, Callable[[], Optional[Tensor]]]:
-    """lm_head.weight (tied: re-derived) and each attention layer's rotary inv_freq (recomputed)."""
-    out: Dict[str, Callable[[], Optional[Tensor]]] = {"lm_head.weight": lambda: None}
-    r, base = config.attn_cfg["rotary_emb_dim"], config.attn_cfg["rotary_emb_base"]
-    if r:
-        for i in config.attn_layer_idx:
-            out[f"backbone.layers.{i}.mixer.rotary_emb.inv_freq"] = lambda: rotary_inv_freq(r, base)
-    return out
 
 
 FAMILY = ModelFamily(arch="hyena", detect=detect, normalize=normalize, config_from_dict=config_from_dict,

@@ -484,34 +484,33 @@ def config_from_dict(mapping: Optional[Mapping[str, Any]], state_dict: StateDict
     is_7b = d == _7B["hidden_size"]
     has_attn = bool(values["attn_layer_idxs"])
     needs_heads = has_attn or (bool(values["hyena_layer_idxs"]) and values.get("column_split_hyena", True))
-    if "num_attention_heads" not in values:
-        if "_num_attention_heads" in inferred:
-            values["num_attention_heads"] = inferred["_num_attention_heads"]
-        elif is_7b:
-            values["num_attention_heads"] = _7B["num_attention_heads"]
-        elif needs_heads:
-            raise ValueError("config: num_attention_heads is needed (attention and the Hyena column split use "
-                             "it) and can be neither read from a config nor inferred from the checkpoint")
-        else:
-            values["num_attention_heads"] = 1
+    _complete(values, "num_attention_heads", inferred.get("_num_attention_heads"), is_7b, needs_heads,
+              "config: num_attention_heads is needed (attention and the Hyena column split use it) and can be "
+              "neither read from a config nor inferred from the checkpoint")
+    values.setdefault("num_attention_heads", 1)
     H = values["num_attention_heads"]
-    if "proj_groups" not in values:
-        kv_heads = _kv_heads(inferred.get("_wqkv_rows"), d, H)
-        if kv_heads is not None:
-            values["proj_groups"] = H // kv_heads
-        elif is_7b:
-            values["proj_groups"] = _7B["proj_groups"]
-        elif has_attn:
-            raise ValueError("config: proj_groups cannot be read from a config nor inferred from the checkpoint")
-    if "rotary_emb_base" not in values:
-        if "_rotary_emb_base" in inferred:
-            values["rotary_emb_base"] = inferred["_rotary_emb_base"]
-        elif is_7b:
-            values["rotary_emb_base"] = _7B["rotary_emb_base"]
-        elif has_attn:
-            raise ValueError("config: rotary_emb_base cannot be read from a config nor inferred from the "
-                             "checkpoint (its rotary inv_freq is absent or not float32)")
+    kv_heads = None if "proj_groups" in values else _kv_heads(inferred.get("_wqkv_rows"), d, H)
+    _complete(values, "proj_groups", None if kv_heads is None else H // kv_heads, is_7b, has_attn,
+              "config: proj_groups cannot be read from a config nor inferred from the checkpoint")
+    _complete(values, "rotary_emb_base", inferred.get("_rotary_emb_base"), is_7b, has_attn,
+              "config: rotary_emb_base cannot be read from a config nor inferred from the checkpoint (its "
+              "rotary inv_freq is absent or not float32)")
     return StripedHyenaConfig.from_dict(values)
+
+
+def _complete(values: Dict[str, Any], name: str, inferred: Optional[Any], is_7b: bool, needed: bool,
+              error: str) -> None:
+    """Fill ``values[name]`` when the config did not give it: from the checkpoint (``inferred``, None
+    when it does not tell), else the published 7B value when ``is_7b``; else raise ValueError(error)
+    when the model ``needed`` it (left unset otherwise)."""
+    if name in values:
+        return
+    if inferred is not None:
+        values[name] = inferred
+    elif is_7b:
+        values[name] = _7B[name]
+    elif needed:
+        raise ValueError(error)
 
 
 FAMILY = ModelFamily(arch=ARCH, detect=detect, normalize=normalize, config_from_dict=config_from_dict,

@@ -254,7 +254,21 @@ class GatedConvFilter(SequenceMixer):
                                cache.iir_state, layout=self.layout, heads=self.heads)
 
 
-class ParallelGatedConvBlock(nn.Module):
+class _PrePostNormBlock(nn.Module):
+    """The frame both blocks share, ``u += mixer(pre_norm u); u += mlp(post_norm u)``: ``d_model``
+    and the two RMSNorms. The subclass then registers its mixer modules and ``mlp``
+    (:class:`GatedMLP` d -> inner_mlp_size -> d), in that order (the official key order, and the
+    order the random initialisation runs in)."""
+
+    def __init__(self, d_model: int, inner_mlp_size: int, eps: float, *, device=None, dtype=None) -> None:
+        super().__init__()
+        _positive_int(inner_mlp_size, "inner_mlp_size")
+        self.d_model = d_model
+        self.pre_norm = RMSNorm(d_model, eps, device=device, dtype=dtype)
+        self.post_norm = RMSNorm(d_model, eps, device=device, dtype=dtype)
+
+
+class ParallelGatedConvBlock(_PrePostNormBlock):
     """StripedHyena's Hyena block (see the module docstring); block protocol of models/base.py.
 
     Submodules (official names): ``pre_norm``, ``post_norm`` (RMSNorm), ``projections``
@@ -270,12 +284,8 @@ class ParallelGatedConvBlock(nn.Module):
                  short_filter_length: int = 3, short_filter_bias: bool = True,
                  layout: str = "column_split", heads: int = 1, prefill_style: Optional[str] = None,
                  device=None, dtype=None) -> None:
-        super().__init__()
-        _positive_int(inner_mlp_size, "inner_mlp_size")
+        super().__init__(d_model, inner_mlp_size, eps, device=device, dtype=dtype)
         fk = {"device": device, "dtype": dtype}
-        self.d_model = d_model
-        self.pre_norm = RMSNorm(d_model, eps, **fk)
-        self.post_norm = RMSNorm(d_model, eps, **fk)
         self.projections = nn.Linear(d_model, 3 * d_model, bias=True, **fk)
         self.filter = GatedConvFilter(d_model, state_size=state_size, short_filter_length=short_filter_length,
                                       short_filter_bias=short_filter_bias, layout=layout, heads=heads,
@@ -308,7 +318,7 @@ class ParallelGatedConvBlock(nn.Module):
         return u_t + self.mlp(self.post_norm(u_t))
 
 
-class AttentionBlock(nn.Module):
+class AttentionBlock(_PrePostNormBlock):
     """StripedHyena's attention block: ``u += inner_mha_cls(pre_norm u); u += mlp(post_norm u)``.
 
     ``inner_mha_cls`` is :class:`Attention` with ``num_heads`` query heads, ``num_kv_heads`` key/value
@@ -320,12 +330,8 @@ class AttentionBlock(nn.Module):
     def __init__(self, d_model: int, inner_mlp_size: int, num_heads: int, num_kv_heads: Optional[int] = None, *,
                  eps: float = 1e-5, qkv_bias: bool = False, out_bias: bool = False,
                  rotary_base: float = 10000.0, device=None, dtype=None) -> None:
-        super().__init__()
-        _positive_int(inner_mlp_size, "inner_mlp_size")
+        super().__init__(d_model, inner_mlp_size, eps, device=device, dtype=dtype)
         fk = {"device": device, "dtype": dtype}
-        self.d_model = d_model
-        self.pre_norm = RMSNorm(d_model, eps, **fk)
-        self.post_norm = RMSNorm(d_model, eps, **fk)
         self.inner_mha_cls = Attention(d_model, num_heads, num_kv_heads, qkv_bias=qkv_bias, out_bias=out_bias,
                                        rotary_dim=d_model // num_heads, rotary_base=rotary_base, **fk)
         self.mlp = GatedMLP(d_model, inner_mlp_size, **fk)
