@@ -258,3 +258,28 @@ def test_python_dash_m_serengeti():
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "usage: serengeti info" in proc.stdout
+
+
+def test_generate_never_samples_ids_the_tokenizer_lacks(tmp_path, capsys):
+    # Embedding padded to 264 rows, tokenizer of 257 tokens; the padding rows of the unembedding
+    # are made to dominate, so only the CLI's limit keeps them out.
+    torch.manual_seed(2)
+    cfg = striped_hyena.StripedHyenaConfig.tiny(vocab_size=264)
+    model = striped_hyena.build(cfg, torch.float32, "cpu").eval()
+    _spread_weights(model)
+    with torch.no_grad():
+        model.unembed.weight[257:] *= 50.0
+    torch.save(model.state_dict(), tmp_path / "model.pt")
+    (tmp_path / "config.json").write_text(json.dumps(cfg.to_dict()))
+    _byte_level_tokenizer_json(tmp_path / "tokenizer.json")
+    tok = load_tokenizer(tmp_path)
+    ids = tok.encode("abc")
+    with torch.no_grad():
+        assert int(model(torch.tensor([ids]))[0, -1].argmax()) >= 257  # unmasked greedy would pick padding
+    model.sample_vocab_size = 257
+    want = _greedy_by_forward(model, ids, 4)
+    code, out, err = _run(["generate", "--checkpoint", str(tmp_path / "model.pt"), "--prompt", "abc",
+                           "--max-new-tokens", "4", "--temperature", "0", "--ignore-eos", "--dtype", "float32",
+                           "--device", "cpu"], capsys)
+    assert code == 0, err
+    assert out == tok.decode(ids + want) + "\n"

@@ -210,6 +210,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     if max(ids) >= model.vocab_size:
         raise ValueError(f"--tokenizer: the prompt has token id {max(ids)} but the model's vocabulary has "
                          f"{model.vocab_size} ids: is this the model's tokenizer?")
+    # Ids past the tokenizer's vocabulary (embedding rows padded to a multiple of 8 or 64) have no text:
+    # never sample them. Only this process's copy of the model is touched.
+    model.sample_vocab_size = min(model.sample_vocab_size, tokenizer.vocab_size)
     eos = tokenizer.eos_token_id
     if args.ignore_eos or eos is None or eos >= model.vocab_size:
         eos = None
@@ -218,8 +221,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     out = sys.stdout
 
     def stream(tokens: torch.Tensor) -> None:
-        known = [t for t in tokens.tolist() if t < tokenizer.vocab_size]  # ids the tokenizer lacks have no text
-        piece = decoder.push(known)
+        piece = decoder.push(tokens.tolist())
         if piece:
             out.write(piece)
             out.flush()
