@@ -52,6 +52,23 @@ def _stream(t: Tensor) -> int:
     return torch.cuda.current_stream(t.device).cuda_stream if t.device.type == "cuda" else 0
 
 
+class _Workspace(tuple):
+    """(data_ptr, bytes) of scratch memory a kernel asked for; keeps the tensor alive."""
+
+    tensor: Optional[Tensor] = None
+
+
+def _workspace(nbytes: int, device: torch.device) -> _Workspace:
+    """Scratch memory for the CUDA kernels (filter spectra, long-transform intermediates, partial
+    sums), from torch's allocator on the tensors' device; (0, 0) when none is needed."""
+    if nbytes == 0:
+        return _Workspace((0, 0))
+    tensor = torch.empty(nbytes, dtype=torch.uint8, device=device)
+    ws = _Workspace((tensor.data_ptr(), nbytes))
+    ws.tensor = tensor
+    return ws
+
+
 # ----------------------------------------------------------------------------------------------
 # The ops
 # ----------------------------------------------------------------------------------------------
@@ -60,9 +77,11 @@ def _stream(t: Tensor) -> int:
 def _fftconv_fwd(u: Tensor, k: Optional[Tensor], k_f: Optional[Tensor], D: Optional[Tensor],
                  pregate: Optional[Tensor], postgate: Optional[Tensor], bidirectional: bool) -> Tensor:
     y = torch.empty(u.shape, dtype=u.dtype, device=u.device)
-    _C.fftconv_forward(describe(u), describe(k), describe(k_f), describe(D), describe(pregate),
-                       describe(postgate), bidirectional, describe(y), backend_for(u),
-                       get_num_threads(), _stream(u))
+    args = (describe(u), describe(k), describe(k_f), describe(D), describe(pregate),
+            describe(postgate), bidirectional, describe(y))
+    backend, threads = backend_for(u), get_num_threads()
+    ws = _workspace(_C.fftconv_forward_workspace_bytes(*args, backend, threads), u.device)
+    _C.fftconv_forward(*args, *ws, backend, threads, _stream(u))
     return y
 
 
@@ -91,9 +110,11 @@ def _fftconv_bwd(dy: Tensor, u: Tensor, k: Optional[Tensor], k_f: Optional[Tenso
                  bidirectional: bool, needs: List[bool]) -> List[Tensor]:
     grads = _grad_buffers(u, k, k_f, D, needs)
     du, dk, dk_f, dD, dpre, dpost = [describe(g) if need else None for g, need in zip(grads, needs)]
-    _C.fftconv_backward(describe(dy), describe(u), describe(k), describe(k_f), describe(D),
-                        describe(pregate), describe(postgate), bidirectional, du, dk, dk_f, dD,
-                        dpre, dpost, backend_for(u), get_num_threads(), _stream(u))
+    args = (describe(dy), describe(u), describe(k), describe(k_f), describe(D), describe(pregate),
+            describe(postgate), bidirectional, du, dk, dk_f, dD, dpre, dpost)
+    backend, threads = backend_for(u), get_num_threads()
+    ws = _workspace(_C.fftconv_backward_workspace_bytes(*args, backend, threads), u.device)
+    _C.fftconv_backward(*args, *ws, backend, threads, _stream(u))
     return grads
 
 
@@ -125,8 +146,10 @@ _fftconv_fwd.register_autograd(_fftconv_backward, setup_context=_fftconv_setup_c
 @torch.library.custom_op("serengeti::fft_filter", mutates_args=())
 def _fft_filter(k: Tensor, L: int, bidirectional: bool) -> Tensor:
     k_f = torch.empty(spectrum_shape(k.shape[0], L), dtype=k.dtype, device=k.device)
-    _C.fft_filter_forward(describe(k), L, bidirectional, describe(k_f), backend_for(k),
-                          get_num_threads(), _stream(k))
+    args = (describe(k), L, bidirectional, describe(k_f))
+    backend, threads = backend_for(k), get_num_threads()
+    ws = _workspace(_C.fft_filter_forward_workspace_bytes(*args, backend, threads), k.device)
+    _C.fft_filter_forward(*args, *ws, backend, threads, _stream(k))
     return k_f
 
 
@@ -139,8 +162,10 @@ def _(k, L, bidirectional):
 def _fft_filter_bwd(dk_f: Tensor, Lk: int, L: int, bidirectional: bool) -> Tensor:
     H = dk_f.shape[0] * LANES
     dk = torch.empty((H, Lk), dtype=dk_f.dtype, device=dk_f.device)
-    _C.fft_filter_backward(describe(dk_f), L, bidirectional, describe(dk), backend_for(dk_f),
-                           get_num_threads(), _stream(dk_f))
+    args = (describe(dk_f), L, bidirectional, describe(dk))
+    backend, threads = backend_for(dk_f), get_num_threads()
+    ws = _workspace(_C.fft_filter_backward_workspace_bytes(*args, backend, threads), dk_f.device)
+    _C.fft_filter_backward(*args, *ws, backend, threads, _stream(dk_f))
     return dk
 
 
