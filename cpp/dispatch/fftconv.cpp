@@ -83,13 +83,21 @@ void fftconv_forward(const FftConvForwardParams& p) {
 
 int64_t fftconv_backward_workspace_bytes(const FftConvBackwardParams& p) {
   cpu::fftconv::validate_backward(p);
-  if (p.launch.backend == Backend::kCpu) return 0;
-  dispatch::unavailable("fftconv", p.launch.backend);
+  return backend_workspace_bytes("fftconv", p, SG_CUDA_BYTES(fftconv_backward_workspace_bytes),
+                                 SG_EMU_BYTES(fftconv_backward_workspace_bytes));
 }
 
 void fftconv_backward(const FftConvBackwardParams& p) {
-  if (p.launch.backend == Backend::kCpu) return cpu::fftconv_backward(p);
-  dispatch::unavailable("fftconv", p.launch.backend);
+  cpu::fftconv::validate_backward(p);
+  dispatch::run_backend("fftconv", p, &cpu::fftconv_backward, SG_CUDA_KERNEL(fftconv_backward),
+                        SG_EMU_KERNEL(fftconv_backward), [](FftConvBackwardParams& q, Guarded& g) {
+                          g.redirect(q.du, "du");
+                          g.redirect(q.dk, "dk");
+                          g.redirect(q.dk_f, "dk_f");
+                          g.redirect(q.dD, "dD");
+                          g.redirect(q.dpregate, "dpregate");
+                          g.redirect(q.dpostgate, "dpostgate");
+                        });
 }
 
 int64_t fft_filter_forward_workspace_bytes(const FftFilterParams& p) {

@@ -11,6 +11,7 @@
 #include <cuda_runtime.h>
 
 #include "cuda/emu/sg_launch.h"
+#include "cuda/fftconv/filter_taps.cuh"
 #include "cuda/fftconv/kernel_args.cuh"
 #include "cuda/fftconv/kernel_launchers.h"
 #include "cuda/fftconv/launch_helpers.cuh"
@@ -22,14 +23,6 @@ namespace serengeti {
 namespace SG_KERNEL_NAMESPACE {
 namespace fftconv_kernels {
 namespace {
-
-// Tap value at time t of the length-n circular filter sequence of channel h.
-__device__ __forceinline__ float placed_tap(const Taps& k, const TapPlacement& place, int64_t h,
-                                            int64_t t, int64_t n) {
-  const int64_t s = t <= place.highest ? t : t - n;
-  if (s < place.lowest) return 0.0f;
-  return k.data[h * k.stride_h + (place.centre + s) * k.stride_k];
-}
 
 __global__ void __launch_bounds__(kThreads) filter_forward_kernel(FilterArgs a) {
   extern __shared__ __align__(128) unsigned char fftconv_shared[];
@@ -65,17 +58,13 @@ __global__ void __launch_bounds__(kThreads) filter_forward_kernel(FilterArgs a) 
     const int pairs = row / 2 + 1;
     for (int item = threadIdx.x; item < active * pairs; item += blockDim.x) {
       const int slot = item / pairs;
-      const BinPair bp = whole_sequence_pair(plan, item - slot * pairs);
-      const int p = (slot << log2_row) + bp.p, q = (slot << log2_row) + bp.q;
-      float2 x = make_float2(sm.re[p], sm.im[p]), y = make_float2(sm.re[q], sm.im[q]);
-      fold_pair(x, y, bp.t);
+      const SpectrumPair sp = whole_sequence_pair(plan, slot, item - slot * pairs);
+      float2 x = make_float2(sm.re[sp.local_p], sm.im[sp.local_p]);
+      float2 y = make_float2(sm.re[sp.local_q], sm.im[sp.local_q]);
+      fold_pair(x, y, sp.t);
       float2* out = a.k_f + (first + slot) * row;
-      if (bp.dc_nyquist) {
-        out[0] = make_float2(x.x, y.x);
-      } else {
-        out[bp.p] = x;
-        out[bp.q] = y;
-      }
+      out[sp.global_p] = packed_at_p(x, y, sp.dc_nyquist);
+      if (sp.global_q != sp.global_p) out[sp.global_q] = y;
     }
     __syncthreads();
   }
@@ -104,24 +93,15 @@ __global__ void __launch_bounds__(kThreads) filter_backward_kernel(FilterBackwar
     }
     for (int item = threadIdx.x; item < active * pairs; item += blockDim.x) {
       const int slot = item / pairs;
-      const BinPair bp = whole_sequence_pair(plan, item - slot * pairs);
-      const float2* g = a.dk_f + (first + slot) * row;
+      const SpectrumPair sp = whole_sequence_pair(plan, slot, item - slot * pairs);
       float2 x, y;
-      if (bp.dc_nyquist) {
-        const float2 g0 = g[0];
-        x = make_float2(g0.x, 0.0f);
-        y = make_float2(g0.y, 0.0f);
-      } else {
-        x = cscale(g[bp.p], 0.5f);
-        y = cscale(g[bp.q], 0.5f);
-      }
-      unfold_pair(x, y, bp.t);
-      const int p = (slot << log2_row) + bp.p, q = (slot << log2_row) + bp.q;
-      sm.re[p] = x.x;
-      sm.im[p] = x.y;
-      if (q != p) {
-        sm.re[q] = y.x;
-        sm.im[q] = y.y;
+      spectrum_gradient_pair(a.dk_f + (first + slot) * row, sp, &x, &y);
+      unfold_pair(x, y, sp.t);
+      sm.re[sp.local_p] = x.x;
+      sm.im[sp.local_p] = x.y;
+      if (sp.local_q != sp.local_p) {
+        sm.re[sp.local_q] = y.x;
+        sm.im[sp.local_q] = y.y;
       }
     }
     __syncthreads();
@@ -129,18 +109,16 @@ __global__ void __launch_bounds__(kThreads) filter_backward_kernel(FilterBackwar
     ranges.add(0, padded);
     transform_slots<true>(sm, ranges);
 
-    const int64_t taps = a.dk.taps;
-    for (int64_t e = threadIdx.x; e < active * taps; e += blockDim.x) {
-      const int slot = int(e / taps);
-      const int64_t i = e - slot * taps, s = i - a.placement.centre;
+    for (int64_t e = threadIdx.x; e < active * a.dk.taps; e += blockDim.x) {
+      const int slot = int(e / a.dk.taps);
+      const int64_t i = e - slot * a.dk.taps;
+      const int64_t t = tap_time(a.placement, i, n);
       float v = 0.0f;
-      if (s >= a.placement.lowest && s <= a.placement.highest) {
-        const int64_t t = s >= 0 ? s : n + s;
+      if (t >= 0) {
         const int idx = (slot << log2_row) + int(t >> 1);
-        v = 2.0f * ((t & 1) ? sm.im[idx] : sm.re[idx]);
+        v = 2.0f * ((t & 1) ? sm.im[idx] : sm.re[idx]);  // N irfft = (N / M) x the inverse
       }
-      const int64_t h = first + slot;
-      a.dk.data[h * a.dk.stride_h + i * a.dk.stride_k] = v;
+      a.dk.data[(first + slot) * a.dk.stride_h + i * a.dk.stride_k] = v;
     }
     __syncthreads();
   }

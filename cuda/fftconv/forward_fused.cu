@@ -62,26 +62,17 @@ __global__ void __launch_bounds__(kThreads) fused_forward_kernel(ForwardArgs a) 
     const int pairs = row / 2 + 1;
     for (int item = threadIdx.x; item < active * pairs; item += blockDim.x) {
       const int slot = item / pairs;
-      const BinPair bp = whole_sequence_pair(plan, item - slot * pairs);
-      const int64_t h = (first + slot) % a.channels;
-      const float2* k = a.k_f + h * row;
-      const int p = (slot << log2_row) + bp.p, q = (slot << log2_row) + bp.q;
-      float2 x = make_float2(sm.re[p], sm.im[p]), y = make_float2(sm.re[q], sm.im[q]);
-      fold_pair(x, y, bp.t);
-      if (bp.dc_nyquist) {
-        const float2 k0 = k[0];
-        x = make_float2(x.x * k0.x, 0.0f);
-        y = make_float2(y.x * k0.y, 0.0f);
-      } else {
-        x = cmul(x, k[bp.p]);
-        y = cmul(y, k[bp.q]);
-      }
-      unfold_pair(x, y, bp.t);
-      sm.re[p] = x.x;
-      sm.im[p] = x.y;
-      if (q != p) {
-        sm.re[q] = y.x;
-        sm.im[q] = y.y;
+      const SpectrumPair sp = whole_sequence_pair(plan, slot, item - slot * pairs);
+      const float2* k = a.k_f + ((first + slot) % a.channels) * row;
+      float2 x = make_float2(sm.re[sp.local_p], sm.im[sp.local_p]);
+      float2 y = make_float2(sm.re[sp.local_q], sm.im[sp.local_q]);
+      fold_pair(x, y, sp.t);
+      multiply_unfold(x, y, k[sp.global_p], k[sp.global_q], sp, false);
+      sm.re[sp.local_p] = x.x;
+      sm.im[sp.local_p] = x.y;
+      if (sp.local_q != sp.local_p) {
+        sm.re[sp.local_q] = y.x;
+        sm.im[sp.local_q] = y.y;
       }
     }
     __syncthreads();

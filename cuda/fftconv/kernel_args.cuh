@@ -68,6 +68,45 @@ struct FilterBackwardArgs {
   Taps dk;
 };
 
+// Gradients of a scalar loss given dy (fftconv_backward), with g = dy * postgate, w = u * pregate:
+//   dpostgate = dy * (k (*) w + D w)           -> transform of w, times K, inverse
+//   dw = corr(g, k) + D g, du = dw * pregate, dpregate = dw * u   -> transform of g, times conj K
+//   filter partials[c][h] = sum over batch rows b of chunk c of G_b conj(W_b) (per position)
+//   skip partials[b][h] = sum_t g w
+// Absent outputs are null; k_f is needed for dpostgate and dw only.
+struct BackwardArgs {
+  int64_t batch, channels, length;
+  int log2_m;
+  int slots;                   // fused path: channels per block
+  int64_t chunk_len, chunks;   // batch rows per block, and how many such chunks
+  Activation u, pregate, postgate, dy, du, dpregate, dpostgate;
+  const float2* k_f;
+  const float* D;
+  int64_t D_stride;
+  float2* filter_partials;     // [chunks][H][M] or nullptr
+  float* skip_partials;        // [B][H] or nullptr
+  __host__ __device__ bool want_dw() const { return du.data != nullptr || dpregate.data != nullptr; }
+  __host__ __device__ bool want_z() const { return dpostgate.data != nullptr; }
+  __host__ __device__ bool want_filter() const { return filter_partials != nullptr; }
+  __host__ __device__ bool want_skip() const { return skip_partials != nullptr; }
+  // Which signals are transformed (forward) and loaded.
+  __host__ __device__ bool transform_w() const { return want_z() || want_filter(); }
+  __host__ __device__ bool transform_g() const { return want_dw() || want_filter(); }
+  __host__ __device__ bool load_w() const { return transform_w() || want_skip(); }
+  __host__ __device__ bool load_g() const { return transform_g() || want_skip(); }
+};
+
+// The multi-kernel path of a long transform (plan.cuh): each of `sequences` rows of M = 2^log2_m
+// points lives in ws (float2, M per sequence); the first `outer_stages` stages run as passes over
+// ws, the rest in blocks holding `units_per_block` units of two S = 2^log2_row point rows.
+struct SplitArgs {
+  int64_t sequences;
+  int log2_m, log2_row;
+  int outer_stages;
+  int units_per_block;
+  float2* ws;
+};
+
 }  // namespace fftconv_kernels
 }  // namespace SG_KERNEL_NAMESPACE
 }  // namespace serengeti

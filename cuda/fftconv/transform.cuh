@@ -17,6 +17,7 @@
 #include "cuda/fftconv/complex_math.cuh"
 #include "cuda/fftconv/dft16_mma.cuh"
 #include "cuda/fftconv/plan.cuh"
+#include "cuda/fftconv/register_fft.cuh"
 #include "cuda/fftconv/shared_layout.cuh"
 
 namespace serengeti {
@@ -42,46 +43,6 @@ struct SlotRanges {
 __host__ __device__ inline int round_slots_to_tiles(int slots, int log2_row) {
   const int per_tile = log2_row >= 8 ? 1 : (1 << (8 - log2_row));
   return (slots + per_tile - 1) / per_tile * per_tile;
-}
-
-// y = DFT_4(x) (conj DFT with kInverse): two radix-2 levels whose only twiddle is -i (or +i),
-// applied exactly as a swap and a sign change.
-template <bool kInverse>
-__device__ __forceinline__ void dft4(float2 x0, float2 x1, float2 x2, float2 x3, float2* y0, float2* y1,
-                                     float2* y2, float2* y3) {
-  const float2 a0 = cadd(x0, x2), a1 = csub(x0, x2), a2 = cadd(x1, x3), d = csub(x1, x3);
-  const float2 a3 = kInverse ? make_float2(-d.y, d.x) : make_float2(d.y, -d.x);  // (+-i) d
-  *y0 = cadd(a0, a2);
-  *y2 = csub(a0, a2);
-  *y1 = cadd(a1, a3);
-  *y3 = csub(a1, a3);
-}
-
-// y = DFT_r(x) for r = 2, 4, 8, in natural order, by radix-2 decimation in frequency: the only
-// rounded twiddles are W_8^1 and W_8^3 = (+-1 - i) / sqrt 2, so an output sees at most one
-// rounded multiplication (a direct O(r^2) sum would round r products into every output).
-template <bool kInverse>
-__device__ __forceinline__ void small_dft(int log2_radix, float2* x, float2* y) {
-  if (log2_radix == 1) {
-    y[0] = cadd(x[0], x[1]);
-    y[1] = csub(x[0], x[1]);
-  } else if (log2_radix == 2) {
-    dft4<kInverse>(x[0], x[1], x[2], x[3], &y[0], &y[1], &y[2], &y[3]);
-  } else {
-    constexpr float kHalfSqrt2 = 0.70710678118654752440f;
-    float2 b[4], c[4];
-    for (int j = 0; j < 4; ++j) {
-      b[j] = cadd(x[j], x[j + 4]);
-      c[j] = csub(x[j], x[j + 4]);
-    }
-    // c_j *= W_8^j (forward) or W_8^-j (inverse)
-    const float sign = kInverse ? 1.0f : -1.0f;  // imaginary sign of W_8^(+-1)
-    c[1] = cmul(c[1], make_float2(kHalfSqrt2, sign * kHalfSqrt2));
-    c[2] = kInverse ? make_float2(-c[2].y, c[2].x) : make_float2(c[2].y, -c[2].x);
-    c[3] = cmul(c[3], make_float2(-kHalfSqrt2, sign * kHalfSqrt2));
-    dft4<kInverse>(b[0], b[1], b[2], b[3], &y[0], &y[2], &y[4], &y[6]);
-    dft4<kInverse>(c[0], c[1], c[2], c[3], &y[1], &y[3], &y[5], &y[7]);
-  }
 }
 
 // Radix 2^lr (lr = 1..3) first stage: stride s = S / r, one butterfly per (slot, inner i < s).

@@ -130,6 +130,31 @@ inline Shape forward(const FftConvForwardParams& p) {
   return s;
 }
 
+inline Shape backward(const FftConvBackwardParams& p) {
+  const Shape s = conv_inputs(p.u, p.k, p.k_f, p.D, p.bidirectional);
+  const DType d = p.u.dtype;
+  activation(p.pregate, "pregate", s, d, false);
+  activation(p.postgate, "postgate", s, d, false);
+  SG_CHECK_ARG(p.dy.present(), "dy: required");
+  activation(p.dy, "dy", s, d, false);
+  activation(p.du, "du", s, d, true);
+  SG_CHECK_ARG(!p.dpregate.present() || p.pregate.present(), "dpregate: requested without pregate");
+  activation(p.dpregate, "dpregate", s, d, true);
+  SG_CHECK_ARG(!p.dpostgate.present() || p.postgate.present(), "dpostgate: requested without postgate");
+  activation(p.dpostgate, "dpostgate", s, d, true);
+  if (p.dk.present()) {
+    SG_CHECK_ARG(p.k.present(), "dk: requested without k (use dk_f with k_f)");
+    taps(p.dk, "dk", s, true);
+  }
+  if (p.dk_f.present()) {
+    SG_CHECK_ARG(p.k_f.present(), "dk_f: requested without k_f (use dk with k)");
+    spectrum(p.dk_f, "dk_f", s);
+  }
+  SG_CHECK_ARG(!p.dD.present() || p.D.present(), "dD: requested without D");
+  skip(p.dD, "dD", s, true);
+  return s;
+}
+
 inline Shape filter_shape(const TensorView& k, const char* name, int64_t l, bool bidirectional) {
   SG_CHECK_ARG(k.present(), name, ": required");
   SG_CHECK_ARG(k.ndim == 2, name, ": expected 2 dims (H, Lk), got ", k.ndim);
