@@ -50,7 +50,7 @@ __device__ __forceinline__ void load_signal(const BlockShared& sm, const Activat
 }
 
 template <class T>
-__global__ void __launch_bounds__(kThreads) fused_backward_kernel(BackwardArgs a) {
+__global__ void __launch_bounds__(kThreads, 1) fused_backward_kernel(BackwardArgs a) {
   extern __shared__ __align__(128) unsigned char fftconv_shared[];
   const int log2_row = a.log2_m;
   const int row = 1 << log2_row;

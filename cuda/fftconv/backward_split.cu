@@ -54,7 +54,7 @@ __global__ void __launch_bounds__(kPassThreads)
   const GatedSignalSource<T> source = gradient ? GatedSignalSource<T>{a.dy, a.postgate, a.channels, a.length}
                                                : GatedSignalSource<T>{a.u, a.pregate, a.channels, a.length};
   const WorkspaceRows sink{s.ws, s.log2_m};
-  outer_pass<false>(source, sink, s.sequences, s.log2_m, plan.log2_radix[0], plan.log2_stride[0]);
+  outer_pass<false>(source, sink, s.sequences, s.log2_m, plan.log2_radix(0), plan.log2_stride(0));
 }
 
 // dpostgate = dy * (z / M + D w) from the inverted ws_w.
@@ -64,7 +64,7 @@ __global__ void __launch_bounds__(kPassThreads) postgate_last_pass_kernel(Backwa
   const WorkspaceRows source{s.ws, s.log2_m};
   const ScaledSkipSink<T> sink{a.u, a.pregate, a.dy, a.dpostgate, a.D, a.D_stride, a.channels,
                                a.length, 1.0f / float(int64_t(1) << s.log2_m)};
-  outer_pass<true>(source, sink, s.sequences, s.log2_m, plan.log2_radix[0], plan.log2_stride[0]);
+  outer_pass<true>(source, sink, s.sequences, s.log2_m, plan.log2_radix(0), plan.log2_stride(0));
 }
 
 // dw = v / M + D g -> du, dpregate from the inverted ws_g.
@@ -75,11 +75,11 @@ __global__ void __launch_bounds__(kPassThreads) input_last_pass_kernel(BackwardA
   const InputGradientSink<T> sink{a.dy, a.postgate, a.u,        a.pregate, a.du,
                                   a.dpregate, a.D,   a.D_stride, a.channels, a.length,
                                   1.0f / float(int64_t(1) << s.log2_m)};
-  outer_pass<true>(source, sink, s.sequences, s.log2_m, plan.log2_radix[0], plan.log2_stride[0]);
+  outer_pass<true>(source, sink, s.sequences, s.log2_m, plan.log2_radix(0), plan.log2_stride(0));
 }
 
 // s.ws is ws_w; ws_g has the same shape.
-__global__ void __launch_bounds__(kThreads) backward_inner_kernel(BackwardArgs a, SplitArgs s, float2* ws_g) {
+__global__ void __launch_bounds__(kThreads, 1) backward_inner_kernel(BackwardArgs a, SplitArgs s, float2* ws_g) {
   extern __shared__ __align__(128) unsigned char fftconv_shared[];
   const int log2_row = s.log2_row;
   const int P = s.units_per_block;
@@ -165,7 +165,7 @@ __global__ void __launch_bounds__(kThreads) backward_inner_kernel(BackwardArgs a
 template <class T>
 void launch_typed(const BackwardArgs& a, const SplitArgs& sw, const SplitArgs& sg, cudaStream_t stream) {
   const Plan plan = make_plan(sw.log2_m);
-  const unsigned first_grid = pass_grid(sw.sequences, sw.log2_m, plan.log2_radix[0]);
+  const unsigned first_grid = pass_grid(sw.sequences, sw.log2_m, plan.log2_radix(0));
   if (a.want_skip()) {
     SG_LAUNCH(skip_partials_kernel<T>, grid_for(div_up(a.batch * a.channels, kPassThreads / 32)),
               kPassThreads, 0, stream)(a);

@@ -60,7 +60,7 @@ Execution execution_for(int log2_m, int max_fused_log2, int max_row_log2) {
   const fk::Plan plan = fk::make_plan(log2_m);
   e.split = true;
   e.outer_stages = fk::outer_stages_for(log2_m, max_row_log2);
-  e.log2_row = plan.log2_stride[e.outer_stages - 1];
+  e.log2_row = plan.log2_stride(e.outer_stages - 1);
   e.units_per_block = 1 << (max_row_log2 - e.log2_row);  // 2 rows per unit: <= 2^(max_row + 1) points
   return e;
 }

@@ -24,7 +24,7 @@ namespace SG_KERNEL_NAMESPACE {
 namespace fftconv_kernels {
 namespace {
 
-__global__ void __launch_bounds__(kThreads) filter_forward_kernel(FilterArgs a) {
+__global__ void __launch_bounds__(kThreads, 1) filter_forward_kernel(FilterArgs a) {
   extern __shared__ __align__(128) unsigned char fftconv_shared[];
   const int log2_row = a.log2_m;
   const int row = 1 << log2_row;
@@ -70,7 +70,7 @@ __global__ void __launch_bounds__(kThreads) filter_forward_kernel(FilterArgs a) 
   }
 }
 
-__global__ void __launch_bounds__(kThreads) filter_backward_kernel(FilterBackwardArgs a) {
+__global__ void __launch_bounds__(kThreads, 1) filter_backward_kernel(FilterBackwardArgs a) {
   extern __shared__ __align__(128) unsigned char fftconv_shared[];
   const int log2_row = a.log2_m;
   const int row = 1 << log2_row;

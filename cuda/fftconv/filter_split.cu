@@ -27,10 +27,10 @@ __global__ void __launch_bounds__(kPassThreads) filter_first_pass_kernel(FilterA
   const Plan plan = make_plan(s.log2_m);
   const PlacedTapsSource source{a.k, a.placement, a.channels, int64_t(2) << s.log2_m};
   const WorkspaceRows sink{s.ws, s.log2_m};
-  outer_pass<false>(source, sink, s.sequences, s.log2_m, plan.log2_radix[0], plan.log2_stride[0]);
+  outer_pass<false>(source, sink, s.sequences, s.log2_m, plan.log2_radix(0), plan.log2_stride(0));
 }
 
-__global__ void __launch_bounds__(kThreads) filter_inner_kernel(FilterArgs a, SplitArgs s) {
+__global__ void __launch_bounds__(kThreads, 1) filter_inner_kernel(FilterArgs a, SplitArgs s) {
   extern __shared__ __align__(128) unsigned char fftconv_shared[];
   const int log2_row = s.log2_row;
   const BlockShared sm = carve_shared(
@@ -65,7 +65,7 @@ __global__ void __launch_bounds__(kThreads) filter_inner_kernel(FilterArgs a, Sp
   }
 }
 
-__global__ void __launch_bounds__(kThreads) filter_backward_inner_kernel(FilterBackwardArgs a, SplitArgs s) {
+__global__ void __launch_bounds__(kThreads, 1) filter_backward_inner_kernel(FilterBackwardArgs a, SplitArgs s) {
   extern __shared__ __align__(128) unsigned char fftconv_shared[];
   const int log2_row = s.log2_row;
   const BlockShared sm = carve_shared(
@@ -133,7 +133,7 @@ void launch_inner(Kernel kernel, const char* name, const Args& a, const SplitArg
 
 void launch_split_filter_forward(const FilterArgs& a, const SplitArgs& s, cudaStream_t stream) {
   const Plan plan = make_plan(s.log2_m);
-  SG_LAUNCH(filter_first_pass_kernel, pass_grid(s.sequences, s.log2_m, plan.log2_radix[0]),
+  SG_LAUNCH(filter_first_pass_kernel, pass_grid(s.sequences, s.log2_m, plan.log2_radix(0)),
             kPassThreads, 0, stream)(a, s);
   check_launch("filter_first_pass_kernel");
   for (int j = 1; j < s.outer_stages; ++j) launch_workspace_pass(s.ws, s.sequences, s.log2_m, j, false, stream);

@@ -25,7 +25,7 @@ namespace fftconv_kernels {
 namespace {
 
 template <class T>
-__global__ void __launch_bounds__(kThreads) fused_forward_kernel(ForwardArgs a) {
+__global__ void __launch_bounds__(kThreads, 1) fused_forward_kernel(ForwardArgs a) {
   extern __shared__ __align__(128) unsigned char fftconv_shared[];
   const int log2_row = a.log2_m;
   const int row = 1 << log2_row;

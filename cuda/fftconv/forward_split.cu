@@ -33,7 +33,7 @@ __global__ void __launch_bounds__(kPassThreads) forward_first_pass_kernel(Forwar
   const Plan plan = make_plan(s.log2_m);
   const GatedSignalSource<T> source{a.u, a.pregate, a.channels, a.length};
   const WorkspaceRows sink{s.ws, s.log2_m};
-  outer_pass<false>(source, sink, s.sequences, s.log2_m, plan.log2_radix[0], plan.log2_stride[0]);
+  outer_pass<false>(source, sink, s.sequences, s.log2_m, plan.log2_radix(0), plan.log2_stride(0));
 }
 
 template <class T>
@@ -43,10 +43,10 @@ __global__ void __launch_bounds__(kPassThreads) forward_last_pass_kernel(Forward
   const ScaledSkipSink<T> sink{a.u,        a.pregate, a.postgate, a.y,
                                a.D,        a.D_stride, a.channels, a.length,
                                1.0f / float(int64_t(1) << s.log2_m)};
-  outer_pass<true>(source, sink, s.sequences, s.log2_m, plan.log2_radix[0], plan.log2_stride[0]);
+  outer_pass<true>(source, sink, s.sequences, s.log2_m, plan.log2_radix(0), plan.log2_stride(0));
 }
 
-__global__ void __launch_bounds__(kThreads) forward_inner_kernel(ForwardArgs a, SplitArgs s) {
+__global__ void __launch_bounds__(kThreads, 1) forward_inner_kernel(ForwardArgs a, SplitArgs s) {
   extern __shared__ __align__(128) unsigned char fftconv_shared[];
   const int log2_row = s.log2_row;
   const int slots = 2 * s.units_per_block;
@@ -105,13 +105,13 @@ void launch_inner(const ForwardArgs& a, const SplitArgs& s, cudaStream_t stream)
 template <class T>
 void launch_typed(const ForwardArgs& a, const SplitArgs& s, cudaStream_t stream) {
   const Plan plan = make_plan(s.log2_m);
-  SG_LAUNCH(forward_first_pass_kernel<T>, pass_grid(s.sequences, s.log2_m, plan.log2_radix[0]),
+  SG_LAUNCH(forward_first_pass_kernel<T>, pass_grid(s.sequences, s.log2_m, plan.log2_radix(0)),
             kPassThreads, 0, stream)(a, s);
   check_launch("forward_first_pass_kernel");
   for (int j = 1; j < s.outer_stages; ++j) launch_workspace_pass(s.ws, s.sequences, s.log2_m, j, false, stream);
   launch_inner(a, s, stream);
   for (int j = s.outer_stages - 1; j >= 1; --j) launch_workspace_pass(s.ws, s.sequences, s.log2_m, j, true, stream);
-  SG_LAUNCH(forward_last_pass_kernel<T>, pass_grid(s.sequences, s.log2_m, plan.log2_radix[0]),
+  SG_LAUNCH(forward_last_pass_kernel<T>, pass_grid(s.sequences, s.log2_m, plan.log2_radix(0)),
             kPassThreads, 0, stream)(a, s);
   check_launch("forward_last_pass_kernel");
 }

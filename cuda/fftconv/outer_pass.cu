@@ -25,7 +25,7 @@ __global__ void __launch_bounds__(kPassThreads)
 void launch_workspace_pass(float2* ws, int64_t rows, int log2_m, int stage, bool inverse,
                            cudaStream_t stream) {
   const Plan plan = make_plan(log2_m);
-  const int r = plan.log2_radix[stage], s = plan.log2_stride[stage];
+  const int r = plan.log2_radix(stage), s = plan.log2_stride(stage);
   if (inverse) {
     SG_LAUNCH(workspace_pass_kernel<true>, pass_grid(rows, log2_m, r), kPassThreads, 0, stream)(
         ws, rows, log2_m, r, s);

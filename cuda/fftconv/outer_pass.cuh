@@ -46,12 +46,12 @@ struct WorkspaceRows {
   }
 };
 
-template <bool kInverse, class Source, class Sink>
-__device__ __forceinline__ void outer_pass(const Source& source, const Sink& sink, int64_t rows,
-                                           int log2_m, int log2_radix, int log2_stride) {
-  const int radix = 1 << log2_radix;
-  const int log2_per_row = log2_m - log2_radix;  // butterflies per row
-  const int log2_span = log2_radix + log2_stride;
+template <bool kInverse, int kLog2Radix, class Source, class Sink>
+__device__ __forceinline__ void outer_pass_radix(const Source& source, const Sink& sink, int64_t rows,
+                                                 int log2_m, int log2_stride) {
+  constexpr int kRadix = 1 << kLog2Radix;
+  const int log2_per_row = log2_m - kLog2Radix;  // butterflies per row
+  const int log2_span = kLog2Radix + log2_stride;
   const int64_t stride = int64_t(1) << log2_stride;
   const int64_t total = rows << log2_per_row;
   for (int64_t b = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; b < total;
@@ -60,17 +60,28 @@ __device__ __forceinline__ void outer_pass(const Source& source, const Sink& sin
     const int64_t within = b & ((int64_t(1) << log2_per_row) - 1);
     const int64_t i = within & (stride - 1);
     const int64_t base = ((within >> log2_stride) << log2_span) + i;
-    float2 x[16], y[16];
-    for (int d = 0; d < radix; ++d) {
+    float2 x[kRadix], y[kRadix];
+#pragma unroll
+    for (int d = 0; d < kRadix; ++d) {
       x[d] = source(row, base + d * stride);
       if (kInverse && d > 0 && i > 0) x[d] = cmul_conj(x[d], pass_twiddle(i * d, log2_span));
     }
-    register_dft<kInverse>(log2_radix, x, y);
-    for (int c = 0; c < radix; ++c) {
+    register_dft<kInverse, kLog2Radix>(x, y);
+#pragma unroll
+    for (int c = 0; c < kRadix; ++c) {
       if (!kInverse && c > 0 && i > 0) y[c] = cmul(y[c], pass_twiddle(i * c, log2_span));
       sink(row, base + c * stride, y[c]);
     }
   }
+}
+
+// The pass for a run-time radix (the stage's, from plan.cuh).
+template <bool kInverse, class Source, class Sink>
+__device__ __forceinline__ void outer_pass(const Source& source, const Sink& sink, int64_t rows,
+                                           int log2_m, int log2_radix, int log2_stride) {
+  with_log2_radix(log2_radix, [&](auto r) {
+    outer_pass_radix<kInverse, decltype(r)::value>(source, sink, rows, log2_m, log2_stride);
+  });
 }
 
 // Grid for `rows * M / R` butterflies.

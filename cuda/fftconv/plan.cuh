@@ -37,28 +37,25 @@ constexpr int kMaxStages = 6;          // M up to 2^22 = 4 * 16^5
 constexpr int kMinLog2Size = 3;        // N = 16 -> M = 8
 constexpr int kMaxLog2Size = 22;       // N = 2^23 (L up to 2^22)
 
+// The plan is arithmetic (no arrays), so kernels keep it in registers: with f = log2 M mod 4,
+// stage 0 has radix 2^f when f != 0, every other stage radix 16; the bin weight of stage j is the
+// product of the earlier radices and its stride what is left.
 struct Plan {
   int log2_size = 0;
+  int first = 0;   // log2 of the small first radix, 0 when there is none
   int stages = 0;
-  int log2_radix[kMaxStages] = {};
-  int log2_stride[kMaxStages] = {};
-  int log2_bin_weight[kMaxStages] = {};  // log2 P_j
+  __host__ __device__ int log2_radix(int j) const { return (first != 0 && j == 0) ? first : 4; }
+  __host__ __device__ int log2_bin_weight(int j) const {
+    return first == 0 ? 4 * j : (j == 0 ? 0 : first + 4 * (j - 1));
+  }
+  __host__ __device__ int log2_stride(int j) const { return log2_size - log2_bin_weight(j) - log2_radix(j); }
 };
 
 __host__ __device__ inline Plan make_plan(int log2_size) {
   Plan p;
   p.log2_size = log2_size;
-  int remaining = log2_size, weight = 0;
-  const int first = log2_size % 4;
-  while (remaining > 0) {
-    const int r = (p.stages == 0 && first != 0) ? first : 4;
-    remaining -= r;
-    p.log2_radix[p.stages] = r;
-    p.log2_stride[p.stages] = remaining;
-    p.log2_bin_weight[p.stages] = weight;
-    weight += r;
-    ++p.stages;
-  }
+  p.first = log2_size % 4;
+  p.stages = log2_size / 4 + (p.first != 0 ? 1 : 0);
   return p;
 }
 
@@ -66,8 +63,8 @@ __host__ __device__ inline Plan make_plan(int log2_size) {
 __host__ __device__ inline int bin_of_position(const Plan& p, int q) {
   int k = 0;
   for (int j = 0; j < p.stages; ++j) {
-    const int digit = (q >> p.log2_stride[j]) & ((1 << p.log2_radix[j]) - 1);
-    k |= digit << p.log2_bin_weight[j];
+    const int digit = (q >> p.log2_stride(j)) & ((1 << p.log2_radix(j)) - 1);
+    k |= digit << p.log2_bin_weight(j);
   }
   return k;
 }
@@ -76,8 +73,8 @@ __host__ __device__ inline int bin_of_position(const Plan& p, int q) {
 __host__ __device__ inline int position_of_bin(const Plan& p, int k) {
   int q = 0;
   for (int j = 0; j < p.stages; ++j) {
-    const int digit = (k >> p.log2_bin_weight[j]) & ((1 << p.log2_radix[j]) - 1);
-    q |= digit << p.log2_stride[j];
+    const int digit = (k >> p.log2_bin_weight(j)) & ((1 << p.log2_radix(j)) - 1);
+    q |= digit << p.log2_stride(j);
   }
   return q;
 }
@@ -87,7 +84,7 @@ __host__ __device__ inline int position_of_bin(const Plan& p, int k) {
 __host__ __device__ inline int outer_stages_for(int log2_size, int max_log2_row) {
   const Plan p = make_plan(log2_size);
   int o = 0;
-  while (o < p.stages && (o == 0 ? log2_size : p.log2_stride[o - 1]) > max_log2_row) ++o;
+  while (o < p.stages && (o == 0 ? log2_size : p.log2_stride(o - 1)) > max_log2_row) ++o;
   return o;
 }
 

@@ -7,6 +7,8 @@
 
 #include <cuda_runtime.h>
 
+#include <type_traits>
+
 #include "cuda/emu/sg_launch.h"
 #include "cuda/fftconv/complex_math.cuh"
 
@@ -30,16 +32,19 @@ __device__ __forceinline__ void dft4(float2 x0, float2 x1, float2 x2, float2 x3,
 // y = DFT_r(x) for r = 2, 4, 8, in natural order, by radix-2 decimation in frequency: the only
 // rounded twiddles are W_8^1 and W_8^3 = (+-1 - i) / sqrt 2, so an output sees at most one
 // rounded multiplication (a direct O(r^2) sum would round r products into every output).
-template <bool kInverse>
-__device__ __forceinline__ void small_dft(int log2_radix, float2* x, float2* y) {
-  if (log2_radix == 1) {
+// The radix is a template constant so that x and y stay in registers.
+template <bool kInverse, int kLog2Radix>
+__device__ __forceinline__ void small_dft(const float2* x, float2* y) {
+  static_assert(kLog2Radix >= 1 && kLog2Radix <= 3, "radix 2, 4 or 8");
+  if constexpr (kLog2Radix == 1) {
     y[0] = cadd(x[0], x[1]);
     y[1] = csub(x[0], x[1]);
-  } else if (log2_radix == 2) {
+  } else if constexpr (kLog2Radix == 2) {
     dft4<kInverse>(x[0], x[1], x[2], x[3], &y[0], &y[1], &y[2], &y[3]);
   } else {
     constexpr float kHalfSqrt2 = 0.70710678118654752440f;
     float2 b[4], c[4];
+#pragma unroll
     for (int j = 0; j < 4; ++j) {
       b[j] = cadd(x[j], x[j + 4]);
       c[j] = csub(x[j], x[j + 4]);
@@ -59,12 +64,14 @@ __device__ __forceinline__ void small_dft(int log2_radix, float2* x, float2* y) 
 // constants (an output sees at most one rounded multiplication).
 template <bool kInverse>
 __device__ __forceinline__ void dft16(const float2* x, float2* y) {
+  // (all loops have constant trip counts and unroll: a, x, y stay in registers)
   // W_16^e = (cos(pi e / 8), -sin(pi e / 8)) for e = 0..9, conjugated for the inverse.
   constexpr float kC1 = 0.92387953251128675613f, kS1 = 0.38268343236508977173f;
   constexpr float kH = 0.70710678118654752440f;
   const float2 w[10] = {{1.0f, 0.0f}, {kC1, -kS1}, {kH, -kH}, {kS1, -kC1}, {0.0f, -1.0f},
                         {-kS1, -kC1}, {-kH, -kH}, {-kC1, -kS1}, {-1.0f, 0.0f}, {-kC1, kS1}};
   float2 a[16];
+#pragma unroll
   for (int j2 = 0; j2 < 4; ++j2) {
     float2 b0, b1, b2, b3;
     dft4<kInverse>(x[j2], x[4 + j2], x[8 + j2], x[12 + j2], &b0, &b1, &b2, &b3);
@@ -73,23 +80,37 @@ __device__ __forceinline__ void dft16(const float2* x, float2* y) {
     a[4 * j2 + 2] = b2;
     a[4 * j2 + 3] = b3;
   }
+#pragma unroll
   for (int j2 = 1; j2 < 4; ++j2)
+#pragma unroll
     for (int k1 = 1; k1 < 4; ++k1) {
       const float2 t = w[j2 * k1];
       a[4 * j2 + k1] = kInverse ? cmul_conj(a[4 * j2 + k1], t) : cmul(a[4 * j2 + k1], t);
     }
+#pragma unroll
   for (int k1 = 0; k1 < 4; ++k1)
     dft4<kInverse>(a[k1], a[4 + k1], a[8 + k1], a[12 + k1], &y[k1], &y[k1 + 4], &y[k1 + 8],
                    &y[k1 + 12]);
 }
 
-// y = DFT_r(x) for r = 2^log2_radix, 1 <= log2_radix <= 4.
-template <bool kInverse>
-__device__ __forceinline__ void register_dft(int log2_radix, float2* x, float2* y) {
-  if (log2_radix == 4) {
+// y = DFT_r(x) for r = 2^kLog2Radix, 1 <= kLog2Radix <= 4.
+template <bool kInverse, int kLog2Radix>
+__device__ __forceinline__ void register_dft(const float2* x, float2* y) {
+  if constexpr (kLog2Radix == 4) {
     dft16<kInverse>(x, y);
   } else {
-    small_dft<kInverse>(log2_radix, x, y);
+    small_dft<kInverse, kLog2Radix>(x, y);
+  }
+}
+
+// f(std::integral_constant<int, r>{}) for a run-time log2 radix r in 1..4 (device code).
+template <class F>
+__device__ __forceinline__ void with_log2_radix(int log2_radix, F&& f) {
+  switch (log2_radix) {
+    case 1: f(std::integral_constant<int, 1>{}); break;
+    case 2: f(std::integral_constant<int, 2>{}); break;
+    case 3: f(std::integral_constant<int, 3>{}); break;
+    default: f(std::integral_constant<int, 4>{}); break;
   }
 }
 

@@ -21,6 +21,10 @@ namespace serengeti {
 namespace SG_KERNEL_NAMESPACE {
 namespace fftconv_kernels {
 
+// Threads of the block kernels. They are declared __launch_bounds__(kThreads, 1): a block of the
+// largest sizes needs ~90 KB of shared memory, so one block per SM (two on sm_90) is what runs
+// anyway, and without the "1" ptxas assumes two resident blocks, caps registers at 128 and spills
+// the wmma fragments (measured: 120-376 bytes of spills per fused kernel).
 constexpr int kWarps = 8;
 constexpr int kThreads = 32 * kWarps;
 // The shared memory a kernel may use on every supported GPU (sm_86/sm_89 opt-in limit).

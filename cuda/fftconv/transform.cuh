@@ -31,11 +31,15 @@ struct SlotRanges {
   int count[2] = {0, 0};
   int n = 0;
   __device__ __forceinline__ void add(int f, int c) {
-    if (c > 0) {
-      first[n] = f;
-      count[n] = c;
-      ++n;
+    if (c <= 0) return;
+    if (n == 0) {  // constant indices: the ranges stay in registers
+      first[0] = f;
+      count[0] = c;
+    } else {
+      first[1] = f;
+      count[1] = c;
     }
+    ++n;
   }
 };
 
@@ -48,26 +52,29 @@ __host__ __device__ inline int round_slots_to_tiles(int slots, int log2_row) {
 // Radix 2^lr (lr = 1..3) first stage: stride s = S / r, one butterfly per (slot, inner i < s).
 // forward: y = DFT_r(x), then y_c times W_S^(ic);  inverse: x_d times W_S^-(id) first, then
 // y = conj-DFT_r(x).
-template <bool kInverse>
-__device__ __forceinline__ void small_radix_stage(const BlockShared& sm, const SlotRanges& ranges,
-                                                  int log2_radix) {
+template <bool kInverse, int kLog2Radix>
+__device__ __forceinline__ void small_radix_stage(const BlockShared& sm, const SlotRanges& ranges) {
+  constexpr int kRadix = 1 << kLog2Radix;
   const int log2_row = sm.log2_row;
-  const int radix = 1 << log2_radix;
-  const int log2_stride = log2_row - log2_radix;
+  const int log2_stride = log2_row - kLog2Radix;
   const int stride = 1 << log2_stride;
-  for (int g = 0; g < ranges.n; ++g) {
+#pragma unroll
+  for (int g = 0; g < 2; ++g) {
+    if (g >= ranges.n) break;
     const int butterflies = ranges.count[g] << log2_stride;
     for (int b = threadIdx.x; b < butterflies; b += blockDim.x) {
       const int slot = ranges.first[g] + (b >> log2_stride);
       const int i = b & (stride - 1);
       const int base = (slot << log2_row) + i;
-      float2 x[8], y[8];
-      for (int d = 0; d < radix; ++d) {
+      float2 x[kRadix], y[kRadix];
+#pragma unroll
+      for (int d = 0; d < kRadix; ++d) {
         x[d] = make_float2(sm.re[base + d * stride], sm.im[base + d * stride]);
         if (kInverse && d > 0 && i > 0) x[d] = cmul_conj(x[d], twiddle(sm.table, log2_row, i * d));
       }
-      small_dft<kInverse>(log2_radix, x, y);
-      for (int c = 0; c < radix; ++c) {
+      small_dft<kInverse, kLog2Radix>(x, y);
+#pragma unroll
+      for (int c = 0; c < kRadix; ++c) {
         if (!kInverse && c > 0 && i > 0) y[c] = cmul(y[c], twiddle(sm.table, log2_row, i * c));
         sm.re[base + c * stride] = y[c].x;
         sm.im[base + c * stride] = y[c].y;
@@ -89,7 +96,9 @@ __device__ __forceinline__ void radix16_strided_stage(const BlockShared& sm, con
   DftFragments<wmma::matrix_a> f;
   f.load(*sm.dft, kInverse);
   WarpStaging& st = sm.staging[warp];
-  for (int g = 0; g < ranges.n; ++g) {
+#pragma unroll
+  for (int g = 0; g < 2; ++g) {
+    if (g >= ranges.n) break;
     const int tiles = ranges.count[g] << (log2_row - 8);
     for (int t = warp; t < tiles; t += kWarps) {
       const int slot = ranges.first[g] + (t >> (log2_row - 8));
@@ -109,7 +118,9 @@ __device__ __forceinline__ void radix16_contiguous_stage(const BlockShared& sm, 
   DftFragments<wmma::matrix_b> f;
   f.load(*sm.dft, kInverse);
   WarpStaging& st = sm.staging[warp];
-  for (int g = 0; g < ranges.n; ++g) {
+#pragma unroll
+  for (int g = 0; g < 2; ++g) {
+    if (g >= ranges.n) break;
     const int tiles = (ranges.count[g] << sm.log2_row) >> 8;  // whole tiles (see round_slots_to_tiles)
     const int base0 = ranges.first[g] << sm.log2_row;
     for (int t = warp; t < tiles; t += kWarps) dft16_tile_contiguous(sm.re, sm.im, base0 + t * 256, f, st, lane);
@@ -123,12 +134,16 @@ __device__ __forceinline__ void transform_slots(const BlockShared& sm, const Slo
   const Plan plan = make_plan(sm.log2_row);
   for (int step = 0; step < plan.stages; ++step) {
     const int j = kInverse ? plan.stages - 1 - step : step;
-    if (plan.log2_radix[j] < 4) {
-      small_radix_stage<kInverse>(sm, ranges, plan.log2_radix[j]);
-    } else if (plan.log2_stride[j] == 0) {
+    if (plan.log2_radix(j) == 1) {
+      small_radix_stage<kInverse, 1>(sm, ranges);
+    } else if (plan.log2_radix(j) == 2) {
+      small_radix_stage<kInverse, 2>(sm, ranges);
+    } else if (plan.log2_radix(j) == 3) {
+      small_radix_stage<kInverse, 3>(sm, ranges);
+    } else if (plan.log2_stride(j) == 0) {
       radix16_contiguous_stage<kInverse>(sm, ranges);
     } else {
-      radix16_strided_stage<kInverse>(sm, ranges, plan.log2_stride[j]);
+      radix16_strided_stage<kInverse>(sm, ranges, plan.log2_stride(j));
     }
     __syncthreads();
   }
