@@ -17,16 +17,35 @@ namespace serengeti {
 namespace SG_KERNEL_NAMESPACE {
 namespace fftconv_kernels {
 
+// The activation dtypes this build instantiates (CMake option SERENGETI_FFTCONV_DTYPES; all three
+// when the build does not say).
+#ifndef SERENGETI_FFTCONV_FLOAT32
+#define SERENGETI_FFTCONV_FLOAT32 1
+#endif
+#ifndef SERENGETI_FFTCONV_FLOAT16
+#define SERENGETI_FFTCONV_FLOAT16 1
+#endif
+#ifndef SERENGETI_FFTCONV_BFLOAT16
+#define SERENGETI_FFTCONV_BFLOAT16 1
+#endif
+
 // f(T{}) with T the storage type of an activation dtype (float64 is rejected by validation).
 template <class F>
 void with_activation_type(DType dtype, F&& f) {
   switch (dtype) {
+#if SERENGETI_FFTCONV_FLOAT32
     case DType::kFloat32: f(float{}); return;
+#endif
+#if SERENGETI_FFTCONV_FLOAT16
     case DType::kFloat16: f(__half{}); return;
+#endif
+#if SERENGETI_FFTCONV_BFLOAT16
     case DType::kBFloat16: f(__nv_bfloat16{}); return;
-    case DType::kFloat64: break;
+#endif
+    default: break;
   }
-  SG_CHECK_ARG(false, "u: dtype ", dtype_name(dtype), " is not supported by the CUDA fftconv kernels");
+  SG_CHECK_ARG(false, "u: this build of the CUDA fftconv has no ", dtype_name(dtype),
+               " kernels (SERENGETI_FFTCONV_DTYPES)");
 }
 
 // Throws InternalError when the launch just made failed.

@@ -9,8 +9,10 @@ Math (shapes: u, pregate, postgate, y (B, H, L); k (H, Lk); D (H,))::
                    taps outside [0, Lk) are zero (Lk = 2L-1 is the full two-sided filter)
 
 The C++ kernels compute it through zero-padded real FFTs of size N = fft_size(L) (a power of two
->= 2L-1, so the circular convolution equals the linear one on the kept samples), fused per group of
-8 channels, or directly for short filters.
+>= 2L-1, so the circular convolution equals the linear one on the kept samples): on the CPU fused
+per group of 8 channels, or directly for short filters; on CUDA (and the emu backend) as 16-point
+DFT matrix products on tensor cores (cuda/fftconv/README.md; float32/float16/bfloat16 activations,
+float64 on the CPU only).
 
 Ops in the ``serengeti`` namespace: ``fftconv_fwd``, ``fftconv_bwd``, ``fft_filter``,
 ``fft_filter_bwd``. Autograd is registered on the forward ops; the backward ops are plain ops with
@@ -272,7 +274,8 @@ def fft_filter(k: Tensor, L: int, *, bidirectional: bool = False) -> Tensor:
     ``fftconv(u, k_f=fft_filter(k, L, bidirectional=b), bidirectional=b)`` equals
     ``fftconv(u, k, bidirectional=b)`` for every u of length L. The result is an opaque tensor of
     shape (ceil(H/8), N/2, 2, 8) in k's dtype, N = fft_size(L): the real FFT of the zero-padded
-    (bidirectional: circularly wrapped) filter, in the CPU engine's element order. Differentiable.
+    (bidirectional: circularly wrapped) filter, in the element order of the backend that computed
+    it (the CPU engine's, or the CUDA kernels'): use it on that backend. Differentiable.
     """
     check_tensor(k, "k", 2, "(H, Lk)")
     check_dtype(k, "k", (torch.float32, torch.float64))
