@@ -9,7 +9,8 @@
 //
 // Only what the requested gradients need is loaded, transformed and stored (BackwardArgs). Two
 // buffers of 2^12 points are 64 KB; with the table, the DFT matrices and the staging tiles a block
-// needs 87 KB at M = 4096. Longer sequences take the multi-kernel path (backward_split.cu).
+// needs 87 KB at M = 4096 (155 KB at M = 8192, on GPUs that allow it). Longer sequences take the
+// multi-kernel path (backward_split.cu).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>

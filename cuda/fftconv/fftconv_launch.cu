@@ -6,6 +6,7 @@
 // filter kernel (the D skip is applied in the time domain, so k_f stays the plain spectrum).
 #include <cuda_runtime.h>
 
+#include <cstddef>
 #include <cstdint>
 
 #include "cuda/emu/sg_launch.h"
@@ -25,13 +26,16 @@ using fftconv_kernels::validate::Shape;
 namespace fk = fftconv_kernels;
 
 // Block sizes (log2 of complex points). A block transforms whole sequences up to 2^13 points
-// (one buffer; 91 KB of shared memory) in the forward ops; longer ones are split (plan.cuh) into
-// rows of at most 2^12 points, two rows per block. The backward keeps two buffers (w and g), so
-// each is half as large.
+// (one buffer; 91 KB of shared memory: every GPU's 99 KB opt-in limit) in the forward ops; longer
+// ones are split (plan.cuh) into rows of at most 2^12 points, two rows per block. The backward
+// keeps two buffers (w and g), so each is half as large. One size more is fused where the device
+// allows the shared memory (sm_90: 227 KB for the forward's 163 KB at 2^14; sm_80 and sm_90:
+// 163 KB for the backward's 155 KB at 2^13): the same plan, so k_f does not change.
 constexpr int kMaxFusedLog2 = 13;
 constexpr int kMaxRowLog2 = 12;
 constexpr int kMaxFusedBackwardLog2 = 12;
 constexpr int kMaxRowBackwardLog2 = 11;
+constexpr int kLargeDeviceExtraLog2 = 1;
 // Blocks the backward aims for when it splits the batch into chunks for the filter gradient
 // (a fixed number, so the reduction order does not depend on the device).
 constexpr int64_t kBackwardBlocks = 128;
@@ -54,9 +58,25 @@ struct Execution {
   int outer_stages = 0, log2_row = 0, units_per_block = 0;
 };
 
-Execution execution_for(int log2_m, int max_fused_log2, int max_row_log2) {
+// The opt-in shared memory per block of the current device.
+std::size_t device_shared_limit() {
+  int device = 0, bytes = 0;
+  SG_CHECK_INTERNAL(cudaGetDevice(&device) == cudaSuccess, "fftconv: no current CUDA device");
+  SG_CHECK_INTERNAL(cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) == cudaSuccess,
+                    "fftconv: cannot query the device's shared memory");
+  return std::size_t(bytes);
+}
+
+// buffers x 2^log2_m points in one block fit this device.
+bool block_fits_device(int log2_m, int buffers) {
+  return fk::make_shared_layout(buffers << log2_m, log2_m, 0).total <= device_shared_limit();
+}
+
+// buffers: 1 (forward ops) or 2 (backward).
+Execution execution_for(int log2_m, int max_fused_log2, int max_row_log2, int buffers = 1) {
   Execution e;
   if (log2_m <= max_fused_log2) return e;
+  if (log2_m <= max_fused_log2 + kLargeDeviceExtraLog2 && block_fits_device(log2_m, buffers)) return e;
   const fk::Plan plan = fk::make_plan(log2_m);
   e.split = true;
   e.outer_stages = fk::outer_stages_for(log2_m, max_row_log2);
@@ -206,7 +226,7 @@ struct BackwardPlan {
 
 BackwardPlan backward_plan(const FftConvBackwardParams& p, const Shape& s) {
   BackwardPlan b;
-  b.execution = execution_for(s.log2_m, kMaxFusedBackwardLog2, kMaxRowBackwardLog2);
+  b.execution = execution_for(s.log2_m, kMaxFusedBackwardLog2, kMaxRowBackwardLog2, 2);
   const bool want_dw = p.du.present() || p.dpregate.present(), want_z = p.dpostgate.present();
   b.filter = p.dk.present() || p.dk_f.present();
   b.skip = p.dD.present();

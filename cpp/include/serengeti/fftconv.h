@@ -9,8 +9,8 @@
 //
 // Shapes: u, pregate, postgate, y, dy and their gradients (B, H, L) with any element strides;
 // k and dk (H, Lk) with any strides; D and dD (H,). Activations are float32, float16, bfloat16 or
-// float64; k and D are float32 (float64 when the activations are float64). Arithmetic is float32
-// (float64 for float64 activations).
+// float64 (float64 on the CPU backend only); k and D are float32 (float64 when the activations are
+// float64). Arithmetic is float32 (float64 for float64 activations).
 //
 // The packed filter spectrum k_f (from fft_filter_forward) is a contiguous tensor of shape
 // (ceil(H/8), N/2, 2, 8) in k's dtype, N = fftconv_fft_size(L); its element order belongs to the

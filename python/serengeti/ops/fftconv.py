@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from serengeti import _C
-from serengeti._runtime import backend_for, get_num_threads
+from serengeti._runtime import backend_for, device_guard, get_num_threads
 from serengeti.ops._checks import (ACTIVATION_DTYPES, check_bool, check_dtype, check_same_device,
                                    check_tensor)
 from serengeti.ops._views import describe
@@ -82,8 +82,9 @@ def _fftconv_fwd(u: Tensor, k: Optional[Tensor], k_f: Optional[Tensor], D: Optio
     args = (describe(u), describe(k), describe(k_f), describe(D), describe(pregate),
             describe(postgate), bidirectional, describe(y))
     backend, threads = backend_for(u), get_num_threads()
-    ws = _workspace(_C.fftconv_forward_workspace_bytes(*args, backend, threads), u.device)
-    _C.fftconv_forward(*args, *ws, backend, threads, _stream(u))
+    with device_guard(u):  # size the workspace for, and launch on, the tensors' GPU (current stream)
+        ws = _workspace(_C.fftconv_forward_workspace_bytes(*args, backend, threads), u.device)
+        _C.fftconv_forward(*args, *ws, backend, threads, _stream(u))
     return y
 
 
@@ -115,8 +116,9 @@ def _fftconv_bwd(dy: Tensor, u: Tensor, k: Optional[Tensor], k_f: Optional[Tenso
     args = (describe(dy), describe(u), describe(k), describe(k_f), describe(D), describe(pregate),
             describe(postgate), bidirectional, du, dk, dk_f, dD, dpre, dpost)
     backend, threads = backend_for(u), get_num_threads()
-    ws = _workspace(_C.fftconv_backward_workspace_bytes(*args, backend, threads), u.device)
-    _C.fftconv_backward(*args, *ws, backend, threads, _stream(u))
+    with device_guard(u):  # size the workspace for, and launch on, the tensors' GPU (current stream)
+        ws = _workspace(_C.fftconv_backward_workspace_bytes(*args, backend, threads), u.device)
+        _C.fftconv_backward(*args, *ws, backend, threads, _stream(u))
     return grads
 
 
@@ -150,8 +152,9 @@ def _fft_filter(k: Tensor, L: int, bidirectional: bool) -> Tensor:
     k_f = torch.empty(spectrum_shape(k.shape[0], L), dtype=k.dtype, device=k.device)
     args = (describe(k), L, bidirectional, describe(k_f))
     backend, threads = backend_for(k), get_num_threads()
-    ws = _workspace(_C.fft_filter_forward_workspace_bytes(*args, backend, threads), k.device)
-    _C.fft_filter_forward(*args, *ws, backend, threads, _stream(k))
+    with device_guard(k):  # size the workspace for, and launch on, the tensors' GPU (current stream)
+        ws = _workspace(_C.fft_filter_forward_workspace_bytes(*args, backend, threads), k.device)
+        _C.fft_filter_forward(*args, *ws, backend, threads, _stream(k))
     return k_f
 
 
@@ -166,8 +169,9 @@ def _fft_filter_bwd(dk_f: Tensor, Lk: int, L: int, bidirectional: bool) -> Tenso
     dk = torch.empty((H, Lk), dtype=dk_f.dtype, device=dk_f.device)
     args = (describe(dk_f), L, bidirectional, describe(dk))
     backend, threads = backend_for(dk_f), get_num_threads()
-    ws = _workspace(_C.fft_filter_backward_workspace_bytes(*args, backend, threads), dk_f.device)
-    _C.fft_filter_backward(*args, *ws, backend, threads, _stream(dk_f))
+    with device_guard(dk_f):  # size the workspace for, and launch on, the tensors' GPU (current stream)
+        ws = _workspace(_C.fft_filter_backward_workspace_bytes(*args, backend, threads), dk_f.device)
+        _C.fft_filter_backward(*args, *ws, backend, threads, _stream(dk_f))
     return dk
 
 
