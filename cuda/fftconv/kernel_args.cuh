@@ -1,5 +1,5 @@
 // POD argument structs of the fftconv kernels: raw pointers, 64-bit sizes and element strides
-// (any strides, including 0 for broadcast inputs), filled by fftconv_launch.cu.
+// (any strides, including 0 for broadcast inputs), filled by the *_launch.cu entry points.
 #pragma once
 
 #include <cuda_runtime.h>

@@ -1,4 +1,4 @@
-// The per-kernel host launchers behind fftconv_launch.cu (one kernel family per .cu, so the
+// The per-kernel host launchers behind forward_launch.cu, backward_launch.cu and filter_launch.cu (one kernel family per .cu, so the
 // instantiations build in parallel). Arguments are validated and sizes nonzero.
 #pragma once
 

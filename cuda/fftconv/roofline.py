@@ -32,7 +32,7 @@ HW = {
     "A100": {"hbm": 2.039e12, "tc": 312e12, "smem": 108 * 128 * 1.41e9},
     "H100": {"hbm": 3.35e12, "tc": 660e12, "smem": 132 * 128 * 1.98e9},
 }
-MAX_FUSED_LOG2 = 13  # fused forward up to M = 8192 (cuda/fftconv/fftconv_launch.cu)
+MAX_FUSED_LOG2 = 13  # fused forward up to M = 8192 (cuda/fftconv/execution.h)
 MAX_ROW_LOG2 = 12
 
 
@@ -143,7 +143,7 @@ def shared_bytes(points: int, log2_row: int) -> int:
     return at
 
 
-# (kernel, its largest block: points, log2 row) from fftconv_launch.cu.
+# (kernel, its largest block: points, log2 row) from execution.h.
 BLOCKS = [
     ("fused_forward_kernel", 1 << 13, 13), ("filter_forward_kernel", 1 << 13, 13),
     ("filter_backward_kernel", 1 << 13, 13), ("fused_backward_kernel", 2 << 12, 12),

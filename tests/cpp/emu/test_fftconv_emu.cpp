@@ -64,7 +64,7 @@ void test_plan() {
 }
 
 void test_shared_budget() {
-  // The largest configuration of each block kernel (fftconv_launch.cu): points per block, row size.
+  // The largest configuration of each block kernel (execution.h): points per block, row size.
   struct Config {
     const char* kernel;
     int points, log2_row;
