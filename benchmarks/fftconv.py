@@ -9,6 +9,11 @@ cast back. On CPU torch's FFT is MKL (pocketfft when torch lacks MKL); on GPU it
 The inference rows precompute the filter spectrum for both sides
 (``serengeti.fft_filter(k, L)`` for ours, ``rfft(k, n=2L)`` for the baseline).
 
+On a GPU the rows add FlashFFTConv's benchmark shapes (gated convolution
+``y = postgate * (k (*) (u * pregate))``, B 64, H 768, at L = 1K, 4K, 32K, and L = 1M with the
+batch the memory allows), FlashFFTConv's published H100 numbers (MODELS.md) in the caption, and,
+when the ``flashfftconv`` package is importable, rows timing ours against it ("vs flashfftconv").
+
 Dev aid: with ``SERENGETI_BENCH_STANDIN=1`` the baseline is substituted for serengeti, so the
 harness can be exercised before serengeti is built. Such results say "STAND-IN" in the title and
 measure nothing about serengeti.
@@ -25,6 +30,7 @@ import torch
 from benchmarks.common import (
     Config,
     Record,
+    fmt_len,
     log,
     make_record,
     real_fft_flops,
@@ -43,6 +49,9 @@ TITLE = "fftconv: serengeti.fftconv vs PyTorch FFT convolution" + (
 )
 
 DTYPES = (torch.float32, torch.bfloat16)
+
+# FlashFFTConv's published H100 times (MODELS.md: gated conv, B 64, H 768, bf16), by L.
+FLASHFFTCONV_H100_MS = {1 << 10: 0.29, 1 << 12: 1.43, 1 << 15: 26.3, 1 << 20: 1770.0}
 
 # Relative-RMS tolerance for the ours-vs-baseline sanity check (not a test; tests live in tests/).
 # bf16 output rounding alone is ~2^-9 relative per element.
@@ -74,6 +83,33 @@ def torch_fftconv(
         k_f = torch.fft.rfft(k, n=n)
     y = torch.fft.irfft(torch.fft.rfft(u.float(), n=n) * k_f, n=n)[..., :L]
     return (y + u * D[:, None]).to(u.dtype)
+
+
+def torch_gated_fftconv(u: torch.Tensor, k: torch.Tensor, pregate: torch.Tensor,
+                        postgate: torch.Tensor) -> torch.Tensor:
+    """The gated baseline ``postgate * irfft(rfft(u * pregate, 2L) * rfft(k, 2L))[..., :L]``."""
+    L = u.shape[-1]
+    n = 2 * L
+    w = u.float() * pregate.float()
+    y = torch.fft.irfft(torch.fft.rfft(w, n=n) * torch.fft.rfft(k, n=n), n=n)[..., :L]
+    return (y * postgate.float()).to(u.dtype)
+
+
+def load_flashfftconv(cfg: Config) -> Optional[Callable[[int, torch.dtype], Any]]:
+    """``make(L, dtype) -> module`` for FlashFFTConv (FFT size 2L) when the package is installed and
+    the benchmark runs on a GPU, else None."""
+    if not cfg.device.startswith("cuda"):
+        return None
+    try:
+        from flashfftconv import FlashFFTConv  # type: ignore[import-not-found]
+    except ImportError:
+        log("fftconv: flashfftconv is not installed; no 'vs flashfftconv' rows")
+        return None
+
+    def make(L: int, dtype: torch.dtype) -> Any:
+        return FlashFFTConv(2 * L, dtype=dtype).to(cfg.device)
+
+    return make
 
 
 def torch_fft_filter(k: torch.Tensor, L: int) -> torch.Tensor:
@@ -134,7 +170,8 @@ def flops(B: int, H: int, L: int, pass_: str, precomputed: bool = False) -> floa
 
 
 def caption(cfg: Config) -> str:
-    """Table caption: baseline definition and the FLOP convention."""
+    """Table caption: baseline definition, the FLOP convention and (on a GPU) the published
+    FlashFFTConv numbers."""
     txt = (
         "y = k (*) u + D*u, causal; k (H, L) and D float32, u and y in the listed dtype. "
         "Baseline: PyTorch `irfft(rfft(u.float(), n=2L) * rfft(k, n=2L), n=2L)[..., :L] + u*D` "
@@ -146,6 +183,13 @@ def caption(cfg: Config) -> str:
         "real FFTs of size N = 2L at 2.5*N*log2(N) flops each: fwd 2BH + H (input, filter, "
         "inverse; 2BH with k_f), fwd+bwd 4BH + 2H; other arithmetic is not counted."
     )
+    if cfg.device.startswith("cuda"):
+        published = ", ".join(f"{fmt_len(L)}: {ms:g} ms" for L, ms in FLASHFFTCONV_H100_MS.items())
+        txt += (" Rows marked `gated` are FlashFFTConv's benchmark: y = postgate * (k (*) "
+                "(u * pregate)), no D, baseline = the same in PyTorch; FlashFFTConv's published "
+                f"H100 times for it (B 64, H 768, bf16; MODELS.md) are {published}. Rows marked "
+                "`vs flashfftconv` time ours against the installed flashfftconv package instead "
+                "of PyTorch (baseline columns = flashfftconv).")
     if STANDIN:
         txt = "**STAND-IN RUN (dev aid): 'ours' is the PyTorch baseline, not serengeti.** " + txt
     return txt
@@ -165,16 +209,31 @@ class Row:
     L: int
     precomputed: bool = False
     passes: tuple[str, ...] = ("fwd", "fwd+bwd")
+    gated: bool = False  # FlashFFTConv's gated convolution (pregate, postgate, no D)
 
 
 def rows(cfg: Config) -> list[Row]:
-    """The shapes measured: the L sweep at H=768, very long L at fewer channels, B=4, and k_f."""
+    """The shapes measured: the L sweep at H=768, very long L at fewer channels, B=4, and k_f;
+    on a GPU also FlashFFTConv's gated shapes (B 64, H 768; L = 1M with the batch that fits)."""
     if cfg.quick:
         sweep = [Row(1, 768, L) for L in (1024, 4096)]
     else:
         sweep = [Row(1, 768, 1 << e) for e in range(8, 18)]  # 256 .. 131072
         sweep += [Row(1, 64, 1 << 18), Row(1, 16, 1 << 20), Row(4, 768, 4096)]
-    return sweep + [Row(1, 768, 4096, precomputed=True, passes=("fwd",))]
+    extra = [Row(1, 768, 4096, precomputed=True, passes=("fwd",))]
+    if cfg.device.startswith("cuda"):
+        lengths = (1 << 10, 1 << 12) if cfg.quick else (1 << 10, 1 << 12, 1 << 15)
+        extra += [Row(64, 768, L, gated=True, passes=("fwd",)) for L in lengths]
+        if not cfg.quick:
+            extra.append(Row(_batch_that_fits(768, 1 << 20, cfg), 768, 1 << 20, gated=True, passes=("fwd",)))
+    return sweep + extra
+
+
+def _batch_that_fits(H: int, L: int, cfg: Config) -> int:
+    """Largest B <= 64 whose gated bf16 problem (u, gates, y, the baselines' float32 spectra and
+    our workspace, ~60 bytes per element) fits in half the free GPU memory."""
+    free, _ = torch.cuda.mem_get_info(torch.device(cfg.device))
+    return max(1, min(64, int(free // 2 // (60 * H * L))))
 
 
 def _inputs(row: Row, dtype: torch.dtype, cfg: Config) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -186,6 +245,11 @@ def _inputs(row: Row, dtype: torch.dtype, cfg: Config) -> tuple[torch.Tensor, to
     return u, k, D
 
 
+def _gates(row: Row, dtype: torch.dtype, cfg: Config) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(cfg.seed + row.L + 1)
+    return tuple(torch.randn(row.B, row.H, row.L, generator=gen).to(cfg.device, dtype) for _ in range(2))  # type: ignore[return-value]
+
+
 def _check_grads(a: tuple[torch.Tensor, ...], b: tuple[torch.Tensor, ...]) -> float:
     """Largest relative-RMS difference over corresponding gradients."""
     return max(rel_error(x, y) for x, y in zip(a, b))
@@ -194,8 +258,20 @@ def _check_grads(a: tuple[torch.Tensor, ...], b: tuple[torch.Tensor, ...]) -> fl
 def measure(row: Row, dtype: torch.dtype, pass_: str, ours: Impl, cfg: Config) -> Record:
     """Time one (row, dtype, pass) for ours and the baseline, interleaved."""
     u, k, D = _inputs(row, dtype, cfg)
-    note = "k_f" if row.precomputed else ""
-    if row.precomputed:
+    note = "k_f" if row.precomputed else ("gated" if row.gated else "")
+    if row.gated:
+        pre, post = _gates(row, dtype, cfg)
+
+        def run_ours() -> torch.Tensor:
+            with torch.no_grad():
+                return ours.fftconv(u, k, None, pre, post)
+
+        def run_base() -> torch.Tensor:
+            with torch.no_grad():
+                return torch_gated_fftconv(u, k, pre, post)
+
+        timing = time_interleaved(run_ours, run_base, cfg, check=rel_error)
+    elif row.precomputed:
         kf_ours = ours.fft_filter(k, row.L)
         kf_base = torch_fft_filter(k, row.L)
 
@@ -244,6 +320,31 @@ def measure(row: Row, dtype: torch.dtype, pass_: str, ours: Impl, cfg: Config) -
     return rec
 
 
+def measure_vs_flashfftconv(row: Row, dtype: torch.dtype, ours: Impl, make_flash: Callable[[int, torch.dtype], Any],
+                            cfg: Config) -> Optional[Record]:
+    """Forward of ours against flashfftconv on the same (gated or plain, no D) problem."""
+    u, k, _ = _inputs(row, dtype, cfg)
+    flash = make_flash(row.L, dtype)
+    gates = _gates(row, dtype, cfg) if row.gated else (None, None)
+
+    def run_ours() -> torch.Tensor:
+        with torch.no_grad():
+            return ours.fftconv(u, k, None, *gates)
+
+    def run_flash() -> torch.Tensor:
+        with torch.no_grad():
+            return flash(u, k, *gates) if row.gated else flash(u, k)
+
+    try:
+        timing = time_interleaved(run_ours, run_flash, cfg, check=rel_error)
+    except Exception as e:  # noqa: BLE001 - a flashfftconv limit (size, dtype) skips the row
+        log(f"fftconv: flashfftconv failed at B{row.B} H{row.H} L{row.L} {dtype}: {type(e).__name__}: {e}")
+        return None
+    note = ("gated " if row.gated else "") + "vs flashfftconv"
+    return make_record("fftconv", dtype, "fwd", row.B, row.H, row.L, timing,
+                       flops(row.B, row.H, row.L, "fwd"), note=note)
+
+
 @register(
     "fftconv",
     title=TITLE,
@@ -253,6 +354,7 @@ def measure(row: Row, dtype: torch.dtype, pass_: str, ours: Impl, cfg: Config) -
 def bench_fftconv(cfg: Config) -> list[Record]:
     """Run every fftconv row for float32 and bfloat16, forward and forward+backward."""
     ours = load_ours(cfg)
+    make_flash = None if ours.standin else load_flashfftconv(cfg)
     records: list[Record] = []
     for dtype in DTYPES:
         for pass_ in ("fwd", "fwd+bwd"):
@@ -260,8 +362,18 @@ def bench_fftconv(cfg: Config) -> list[Record]:
                 if pass_ not in row.passes:
                     continue
                 rec = measure(row, dtype, pass_, ours, cfg)
-                log(f"  fftconv {rec.dtype:8s} {pass_:7s} B{row.B} H{row.H} L{row.L}"
-                    f"{' k_f' if row.precomputed else ''}: ours {rec.ours_ms:.3f} ms, "
-                    f"baseline {rec.baseline_ms:.3f} ms, {rec.speedup:.2f}x (n={rec.repeats})")
+                log(f"  fftconv {rec.dtype:8s} {pass_:7s} B{row.B} H{row.H} L{row.L} {rec.note}: "
+                    f"ours {rec.ours_ms:.3f} ms, baseline {rec.baseline_ms:.3f} ms, "
+                    f"{rec.speedup:.2f}x (n={rec.repeats})")
+                records.append(rec)
+    if make_flash is not None:
+        # FlashFFTConv takes half-precision activations: its own benchmark's shapes, in bfloat16.
+        for row in rows(cfg):
+            if row.precomputed or not (row.gated or row.B == 1):
+                continue
+            rec = measure_vs_flashfftconv(row, torch.bfloat16, ours, make_flash, cfg)
+            if rec is not None:
+                log(f"  fftconv bfloat16 fwd B{row.B} H{row.H} L{row.L} {rec.note}: ours "
+                    f"{rec.ours_ms:.3f} ms, flashfftconv {rec.baseline_ms:.3f} ms, {rec.speedup:.2f}x")
                 records.append(rec)
     return records

@@ -33,6 +33,13 @@ void register_runtime(py::module_& m) {
     sg_emu::set_worker_threads(n);
   }, py::arg("n"));
   m.def("emu_worker_threads", &sg_emu::worker_threads);
+  // The compute capability the emulated device stands for (80, 86, 89, 90): its shared memory
+  // limit decides which kernel variants the launchers pick.
+  m.def("emu_set_device_sm", [](int sm) {
+    SG_CHECK_ARG(sm == 80 || sm == 86 || sm == 89 || sm == 90, "sm: expected 80, 86, 89 or 90, got ", sm);
+    sg_emu::set_device_sm(sm);
+  }, py::arg("sm"));
+  m.def("emu_device_sm", &sg_emu::device_sm);
 #endif
 }
 

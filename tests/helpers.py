@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence, Tuple
 
+import pytest
 import torch
 
 from torch import Tensor
@@ -198,6 +199,15 @@ def call_fftconv(inp: FFTConvInputs, *, bidirectional: bool = False, use_k_f: bo
                                  bidirectional=bidirectional)
     return serengeti.fftconv(inp.u, inp.k, inp.D, inp.pregate, inp.postgate,
                              bidirectional=bidirectional)
+
+
+def skip_unless_dtype_supported(backend: str, dtype: torch.dtype) -> None:
+    """float64 activations run on the cpu backend only: the CUDA kernels (cuda and emu backends)
+    compute in float32 on tensor cores and reject float64 with a ValueError naming u (tested in
+    test_fftconv_cuda.py). Their gradients are checked in float32 against the float64 reference
+    instead of by float64 gradcheck."""
+    if dtype == torch.float64 and backend != "cpu":
+        pytest.skip(f"float64 runs on the cpu backend only, not on {backend!r}")
 
 
 def device_for(backend: str) -> torch.device:

@@ -9,7 +9,8 @@ Coverage:
 - strided / transposed / expanded (stride 0) inputs of every argument;
 - the op never writes to its inputs, never leaves NaN in its output, returns u's dtype;
 - fft_filter equivalence and shape contract, fft_size contract.
-Every test runs once per backend in serengeti.available_backends().
+Every test runs once per backend in serengeti.available_backends("fftconv") (float64 cases on the
+cpu backend only: helpers.skip_unless_dtype_supported).
 All numeric checks use helpers.assert_fftconv_close (the tolerance rule is documented there).
 """
 
@@ -69,6 +70,7 @@ def test_cross_product_small(
     backend: str, dtype: torch.dtype, bidirectional: bool, use_k_f: bool, use_D: bool,
     pregate: bool, postgate: bool, B: int, H: int, L: int, Lk: int,
 ) -> None:
+    helpers.skip_unless_dtype_supported(backend, dtype)
     inp = helpers.make_fftconv_inputs(B, H, L, Lk, dtype, D=use_D, pregate=pregate, postgate=postgate,
                                       seed=L, device=device_for(backend))
     _run_and_check(inp, bidirectional=bidirectional, use_k_f=use_k_f)
@@ -138,6 +140,7 @@ COVERING = _covering_cases()
 @pytest.mark.parametrize("case", COVERING, ids=[c.id() for c in COVERING])
 def test_covering_shapes(backend: str, case: Case) -> None:
     _skip_if_too_big_for(backend, case.B, case.H, case.L)
+    helpers.skip_unless_dtype_supported(backend, case.dtype)
     inp = helpers.make_fftconv_inputs(case.B, case.H, case.L, case.Lk, case.dtype, D=case.D,
                                       pregate=case.pregate, postgate=case.postgate,
                                       seed=case.L * 7 + case.Lk, device=device_for(backend))
@@ -223,6 +226,7 @@ def _layout_inputs(layout: str, dtype: torch.dtype, device: torch.device) -> FFT
 @pytest.mark.parametrize("layout", ["sliced", "transposed", "expanded"])
 def test_strided_inputs(backend: str, layout: str, dtype: torch.dtype, bidirectional: bool,
                         use_k_f: bool) -> None:
+    helpers.skip_unless_dtype_supported(backend, dtype)
     inp = _layout_inputs(layout, dtype, device_for(backend))
     y = _run_and_check(inp, bidirectional=bidirectional, use_k_f=use_k_f, label=layout)
     # Same values, contiguous storage: same answer (up to the float32 tolerance of both).
@@ -268,6 +272,7 @@ def test_output_is_fresh_and_finite_for_repeated_calls(backend: str) -> None:
 @pytest.mark.parametrize("dtype", ACT_DTYPES, ids=_dtype_id)
 @pytest.mark.parametrize("L,Lk", [(1, 1), (5, 3), (100, 100), (100, 250), (1000, 17)])
 def test_fft_filter_equals_k(backend: str, dtype: torch.dtype, bidirectional: bool, L: int, Lk: int) -> None:
+    helpers.skip_unless_dtype_supported(backend, dtype)
     inp = helpers.make_fftconv_inputs(2, 11, L, Lk, dtype, D=True, pregate=True, seed=L + Lk,
                                       device=device_for(backend))
     snap = inp.snapshot()

@@ -7,6 +7,10 @@
   the tolerance rule of helpers.assert_grad_close;
 - gradients requested for a subset of the inputs;
 - determinism: repeated backward passes give bitwise identical gradients (B = 5).
+
+gradcheck and the float64 comparison run on the cpu backend only (helpers.skip_unless_dtype_supported);
+the CUDA kernels (emu, cuda) are checked by the float32 / half tests, whose k_f subset test also
+checks the spectrum gradient through fft_filter's adjoint.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ def _Lk_for(L: int, bidirectional: bool) -> int:
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["causal", "bidir"])
 @pytest.mark.parametrize("L", [1, 5, 33])
 def test_gradcheck_all_inputs(backend: str, L: int, bidirectional: bool) -> None:
+    helpers.skip_unless_dtype_supported(backend, F64)
     inp = helpers.make_fftconv_inputs(2, 3, L, _Lk_for(L, bidirectional), F64, D=True, pregate=True,
                                       postgate=True, seed=L, requires_grad=True, device=device_for(backend))
     args = (inp.u, inp.k, inp.D, inp.pregate, inp.postgate)
@@ -57,6 +62,7 @@ def test_gradcheck_all_inputs(backend: str, L: int, bidirectional: bool) -> None
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["causal", "bidir"])
 @pytest.mark.parametrize("L", [1, 5, 33])
 def test_gradcheck_through_fft_filter(backend: str, L: int, bidirectional: bool) -> None:
+    helpers.skip_unless_dtype_supported(backend, F64)
     inp = helpers.make_fftconv_inputs(2, 3, L, _Lk_for(L, bidirectional), F64, D=True, pregate=True,
                                       postgate=True, seed=L + 1, requires_grad=True, device=device_for(backend))
 
@@ -71,6 +77,7 @@ def test_gradcheck_through_fft_filter(backend: str, L: int, bidirectional: bool)
 @pytest.mark.parametrize("L", [1, 5, 33])
 def test_gradcheck_k_f_leaf(backend: str, L: int, bidirectional: bool) -> None:
     """k_f itself is a differentiable input (whatever its internal layout)."""
+    helpers.skip_unless_dtype_supported(backend, F64)
     inp = helpers.make_fftconv_inputs(2, 3, L, _Lk_for(L, bidirectional), F64, D=True, seed=L + 2,
                                       device=device_for(backend))
     k_f = serengeti.fft_filter(inp.k, L, bidirectional=bidirectional).detach().requires_grad_(True)
@@ -85,6 +92,7 @@ def test_gradcheck_k_f_leaf(backend: str, L: int, bidirectional: bool) -> None:
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["causal", "bidir"])
 @pytest.mark.parametrize("L,Lk", [(1, 1), (1, 4), (5, 3), (5, 12), (33, 20)])
 def test_gradcheck_fft_filter(backend: str, L: int, Lk: int, bidirectional: bool) -> None:
+    helpers.skip_unless_dtype_supported(backend, F64)
     k = torch.randn(3, Lk, dtype=F64, generator=torch.Generator().manual_seed(Lk))
     k = k.to(device_for(backend)).requires_grad_(True)
     assert _gradcheck(lambda k: serengeti.fft_filter(k, L, bidirectional=bidirectional), (k,))
@@ -154,6 +162,7 @@ def test_half_grads_match_reference(backend: str, dtype: torch.dtype, bidirectio
 
 
 def test_float64_grads_match_reference(backend: str) -> None:
+    helpers.skip_unless_dtype_supported(backend, F64)
     inp = helpers.make_fftconv_inputs(2, 3, 200, 150, F64, D=True, pregate=True, postgate=True,
                                       seed=15, requires_grad=True, device=device_for(backend))
     dy = torch.randn(2, 3, 200, dtype=F64, generator=torch.Generator().manual_seed(16)).to(inp.u.device)

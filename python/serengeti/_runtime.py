@@ -40,7 +40,7 @@ def backend_status() -> Dict[str, str]:
 
 # Which backends implement each op family (the C++ dispatch raises for the others).
 OP_BACKENDS: Dict[str, Tuple[str, ...]] = {
-    "fftconv": ("cpu",),
+    "fftconv": ("cpu", "emu", "cuda"),
     "short_conv": ("cpu", "emu", "cuda"),
     "modal": ("cpu", "emu", "cuda"),
 }

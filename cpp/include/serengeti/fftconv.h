@@ -9,12 +9,18 @@
 //
 // Shapes: u, pregate, postgate, y, dy and their gradients (B, H, L) with any element strides;
 // k and dk (H, Lk) with any strides; D and dD (H,). Activations are float32, float16, bfloat16 or
-// float64; k and D are float32 (float64 when the activations are float64). Arithmetic is float32
-// (float64 for float64 activations).
+// float64 (float64 on the CPU backend only); k and D are float32 (float64 when the activations are
+// float64). Arithmetic is float32 (float64 for float64 activations).
 //
 // The packed filter spectrum k_f (from fft_filter_forward) is a contiguous tensor of shape
-// (ceil(H/8), N/2, 2, 8) in k's dtype, N = fftconv_fft_size(L); its element order is the CPU FFT
-// engine's own (see cpp/cpu/fft/real_fft8.h) and is only meaningful to these ops.
+// (ceil(H/8), N/2, 2, 8) in k's dtype, N = fftconv_fft_size(L); its element order belongs to the
+// backend that made it (the CPU FFT engine's, cpp/cpu/fft/real_fft8.h, or the CUDA kernels',
+// cuda/fftconv/README.md) and is only meaningful to these ops on that backend.
+//
+// Workspace: the CUDA backend needs scratch memory for some calls (the filter spectrum computed
+// from k, the complex intermediate of long transforms, per-block partial sums of the filter
+// gradients). The caller allocates p.workspace with at least *_workspace_bytes(p) bytes (0 on the
+// CPU backend, where workspace may stay null) on the tensors' device.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +39,8 @@ struct FftConvForwardParams {
   TensorView D;          // (H,) or absent
   bool bidirectional = false;
   TensorView y;          // (B, H, L) output, u's dtype
+  void* workspace = nullptr;
+  int64_t workspace_bytes = 0;
   LaunchConfig launch;
 };
 
@@ -48,6 +56,8 @@ struct FftConvBackwardParams {
   TensorView dk;         // (H, Lk), k's dtype
   TensorView dk_f;       // k_f's shape and dtype
   TensorView dD;         // (H,), D's dtype
+  void* workspace = nullptr;
+  int64_t workspace_bytes = 0;
   LaunchConfig launch;
 };
 
@@ -58,6 +68,8 @@ struct FftFilterParams {
   int64_t length = 0;    // L
   bool bidirectional = false;
   TensorView k_f;        // output (ceil(H/8), N/2, 2, 8)
+  void* workspace = nullptr;
+  int64_t workspace_bytes = 0;
   LaunchConfig launch;
 };
 
@@ -67,11 +79,19 @@ struct FftFilterBackwardParams {
   int64_t length = 0;
   bool bidirectional = false;
   TensorView dk;         // output (H, Lk)
+  void* workspace = nullptr;
+  int64_t workspace_bytes = 0;
   LaunchConfig launch;
 };
 
 // The transform size N used for sequence length L: a power of two >= max(2L - 1, 16).
 int64_t fftconv_fft_size(int64_t length);
+
+// Bytes of p.workspace each entry point needs for these params (validates them).
+int64_t fftconv_forward_workspace_bytes(const FftConvForwardParams& p);
+int64_t fftconv_backward_workspace_bytes(const FftConvBackwardParams& p);
+int64_t fft_filter_forward_workspace_bytes(const FftFilterParams& p);
+int64_t fft_filter_backward_workspace_bytes(const FftFilterBackwardParams& p);
 
 void fftconv_forward(const FftConvForwardParams& p);
 void fftconv_backward(const FftConvBackwardParams& p);

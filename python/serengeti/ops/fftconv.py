@@ -9,8 +9,10 @@ Math (shapes: u, pregate, postgate, y (B, H, L); k (H, Lk); D (H,))::
                    taps outside [0, Lk) are zero (Lk = 2L-1 is the full two-sided filter)
 
 The C++ kernels compute it through zero-padded real FFTs of size N = fft_size(L) (a power of two
->= 2L-1, so the circular convolution equals the linear one on the kept samples), fused per group of
-8 channels, or directly for short filters.
+>= 2L-1, so the circular convolution equals the linear one on the kept samples): on the CPU fused
+per group of 8 channels, or directly for short filters; on CUDA (and the emu backend) as 16-point
+DFT matrix products on tensor cores (cuda/fftconv/README.md; float32/float16/bfloat16 activations,
+float64 on the CPU only).
 
 Ops in the ``serengeti`` namespace: ``fftconv_fwd``, ``fftconv_bwd``, ``fft_filter``,
 ``fft_filter_bwd``. Autograd is registered on the forward ops; the backward ops are plain ops with
@@ -24,7 +26,7 @@ import torch
 from torch import Tensor
 
 from serengeti import _C
-from serengeti._runtime import backend_for, get_num_threads
+from serengeti._runtime import backend_for, device_guard, get_num_threads
 from serengeti.ops._checks import (ACTIVATION_DTYPES, check_bool, check_dtype, check_same_device,
                                    check_tensor)
 from serengeti.ops._views import describe
@@ -52,6 +54,23 @@ def _stream(t: Tensor) -> int:
     return torch.cuda.current_stream(t.device).cuda_stream if t.device.type == "cuda" else 0
 
 
+class _Workspace(tuple):
+    """(data_ptr, bytes) of scratch memory a kernel asked for; keeps the tensor alive."""
+
+    tensor: Optional[Tensor] = None
+
+
+def _workspace(nbytes: int, device: torch.device) -> _Workspace:
+    """Scratch memory for the CUDA kernels (filter spectra, long-transform intermediates, partial
+    sums), from torch's allocator on the tensors' device; (0, 0) when none is needed."""
+    if nbytes == 0:
+        return _Workspace((0, 0))
+    tensor = torch.empty(nbytes, dtype=torch.uint8, device=device)
+    ws = _Workspace((tensor.data_ptr(), nbytes))
+    ws.tensor = tensor
+    return ws
+
+
 # ----------------------------------------------------------------------------------------------
 # The ops
 # ----------------------------------------------------------------------------------------------
@@ -60,9 +79,12 @@ def _stream(t: Tensor) -> int:
 def _fftconv_fwd(u: Tensor, k: Optional[Tensor], k_f: Optional[Tensor], D: Optional[Tensor],
                  pregate: Optional[Tensor], postgate: Optional[Tensor], bidirectional: bool) -> Tensor:
     y = torch.empty(u.shape, dtype=u.dtype, device=u.device)
-    _C.fftconv_forward(describe(u), describe(k), describe(k_f), describe(D), describe(pregate),
-                       describe(postgate), bidirectional, describe(y), backend_for(u),
-                       get_num_threads(), _stream(u))
+    args = (describe(u), describe(k), describe(k_f), describe(D), describe(pregate),
+            describe(postgate), bidirectional, describe(y))
+    backend, threads = backend_for(u), get_num_threads()
+    with device_guard(u):  # size the workspace for, and launch on, the tensors' GPU (current stream)
+        ws = _workspace(_C.fftconv_forward_workspace_bytes(*args, backend, threads), u.device)
+        _C.fftconv_forward(*args, *ws, backend, threads, _stream(u))
     return y
 
 
@@ -91,9 +113,12 @@ def _fftconv_bwd(dy: Tensor, u: Tensor, k: Optional[Tensor], k_f: Optional[Tenso
                  bidirectional: bool, needs: List[bool]) -> List[Tensor]:
     grads = _grad_buffers(u, k, k_f, D, needs)
     du, dk, dk_f, dD, dpre, dpost = [describe(g) if need else None for g, need in zip(grads, needs)]
-    _C.fftconv_backward(describe(dy), describe(u), describe(k), describe(k_f), describe(D),
-                        describe(pregate), describe(postgate), bidirectional, du, dk, dk_f, dD,
-                        dpre, dpost, backend_for(u), get_num_threads(), _stream(u))
+    args = (describe(dy), describe(u), describe(k), describe(k_f), describe(D), describe(pregate),
+            describe(postgate), bidirectional, du, dk, dk_f, dD, dpre, dpost)
+    backend, threads = backend_for(u), get_num_threads()
+    with device_guard(u):  # size the workspace for, and launch on, the tensors' GPU (current stream)
+        ws = _workspace(_C.fftconv_backward_workspace_bytes(*args, backend, threads), u.device)
+        _C.fftconv_backward(*args, *ws, backend, threads, _stream(u))
     return grads
 
 
@@ -125,8 +150,11 @@ _fftconv_fwd.register_autograd(_fftconv_backward, setup_context=_fftconv_setup_c
 @torch.library.custom_op("serengeti::fft_filter", mutates_args=())
 def _fft_filter(k: Tensor, L: int, bidirectional: bool) -> Tensor:
     k_f = torch.empty(spectrum_shape(k.shape[0], L), dtype=k.dtype, device=k.device)
-    _C.fft_filter_forward(describe(k), L, bidirectional, describe(k_f), backend_for(k),
-                          get_num_threads(), _stream(k))
+    args = (describe(k), L, bidirectional, describe(k_f))
+    backend, threads = backend_for(k), get_num_threads()
+    with device_guard(k):  # size the workspace for, and launch on, the tensors' GPU (current stream)
+        ws = _workspace(_C.fft_filter_forward_workspace_bytes(*args, backend, threads), k.device)
+        _C.fft_filter_forward(*args, *ws, backend, threads, _stream(k))
     return k_f
 
 
@@ -139,8 +167,11 @@ def _(k, L, bidirectional):
 def _fft_filter_bwd(dk_f: Tensor, Lk: int, L: int, bidirectional: bool) -> Tensor:
     H = dk_f.shape[0] * LANES
     dk = torch.empty((H, Lk), dtype=dk_f.dtype, device=dk_f.device)
-    _C.fft_filter_backward(describe(dk_f), L, bidirectional, describe(dk), backend_for(dk_f),
-                           get_num_threads(), _stream(dk_f))
+    args = (describe(dk_f), L, bidirectional, describe(dk))
+    backend, threads = backend_for(dk_f), get_num_threads()
+    with device_guard(dk_f):  # size the workspace for, and launch on, the tensors' GPU (current stream)
+        ws = _workspace(_C.fft_filter_backward_workspace_bytes(*args, backend, threads), dk_f.device)
+        _C.fft_filter_backward(*args, *ws, backend, threads, _stream(dk_f))
     return dk
 
 
@@ -247,7 +278,8 @@ def fft_filter(k: Tensor, L: int, *, bidirectional: bool = False) -> Tensor:
     ``fftconv(u, k_f=fft_filter(k, L, bidirectional=b), bidirectional=b)`` equals
     ``fftconv(u, k, bidirectional=b)`` for every u of length L. The result is an opaque tensor of
     shape (ceil(H/8), N/2, 2, 8) in k's dtype, N = fft_size(L): the real FFT of the zero-padded
-    (bidirectional: circularly wrapped) filter, in the CPU engine's element order. Differentiable.
+    (bidirectional: circularly wrapped) filter, in the element order of the backend that computed
+    it (the CPU engine's, or the CUDA kernels'): use it on that backend. Differentiable.
     """
     check_tensor(k, "k", 2, "(H, Lk)")
     check_dtype(k, "k", (torch.float32, torch.float64))

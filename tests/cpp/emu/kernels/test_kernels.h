@@ -42,6 +42,9 @@ void launch_atomics(int* counters, float* float_sum, unsigned long long* ull_max
 void launch_half_conversions(const float* in, float* half_round_trip, float* bf16_round_trip,
                              float* half_ops, int n);
 
+// math_kernels.cu: out[4i..4i+3] = sincospif(x_i) as (sin, cos), sinpif(x_i), cospif(x_i)
+void launch_pi_trig(const float* x, float* out, int n);
+
 // wmma_kernels.cu
 void launch_wmma_half(const void* a, const void* b, const float* c, float* d, bool a_col_major,
                       bool b_col_major, bool c_col_major, bool d_col_major);
