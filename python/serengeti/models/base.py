@@ -11,6 +11,7 @@ offers ``forward(h)``, ``prefill(h, style) -> (h, cache)`` and ``step(h_t, cache
 """
 from __future__ import annotations
 
+import abc
 import dataclasses
 from typing import Any, List, Optional, Tuple
 
@@ -32,7 +33,7 @@ class ModelCache:
         return sum(c.nbytes() for c in self.layers)
 
 
-class LanguageModel(nn.Module):
+class LanguageModel(nn.Module, abc.ABC):
     """Base of the three LM families. Subclasses set ``self.config``, ``self.blocks``
     (an nn.ModuleList of blocks as described in the module docstring), ``vocab_size`` (rows of the
     logits), ``sample_vocab_size`` (ids >= it are padding and never sampled) and implement
@@ -40,11 +41,13 @@ class LanguageModel(nn.Module):
 
     arch: str = ""
 
+    @abc.abstractmethod
     def embed(self, input_ids: Tensor) -> Tensor:
-        raise NotImplementedError  # every family overrides this
+        """input_ids (B, L) int64 -> the residual stream (B, L, d)."""
 
+    @abc.abstractmethod
     def head(self, h: Tensor) -> Tensor:
-        raise NotImplementedError  # every family overrides this
+        """The residual stream (B, L, d) -> logits (B, L, vocab_size) (final norm included)."""
 
     # -- shared plumbing -------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ Caches are plain dataclasses of tensors, so their size can be asserted in tests 
 """
 from __future__ import annotations
 
+import abc
 import dataclasses
 from typing import Iterator, Optional, Sequence, Tuple
 
@@ -40,7 +41,7 @@ class LayerCache:
         return sum(t.numel() * t.element_size() for t in self.tensors())
 
 
-class SequenceMixer(nn.Module):
+class SequenceMixer(nn.Module, abc.ABC):
     """Base class of the mixers (H3, Hyena, StripedHyena's gated conv, attention).
 
     Subclasses set ``prefill_styles`` (the first one is the default) and implement
@@ -53,12 +54,13 @@ class SequenceMixer(nn.Module):
         """Run the prompt x (B, L, d), L >= 1; return (y (B, L, d), cache at position L)."""
         return self._prefill(x, resolve_style(style, self.prefill_styles, type(self).__name__))
 
+    @abc.abstractmethod
     def _prefill(self, x: Tensor, style: str) -> Tuple[Tensor, LayerCache]:
-        raise NotImplementedError  # every concrete mixer overrides this
+        """``prefill`` after the style was validated."""
 
+    @abc.abstractmethod
     def step(self, x_t: Tensor, cache: LayerCache) -> Tensor:
         """One decoding step: x_t (B, d) -> y_t (B, d); updates ``cache`` in place."""
-        raise NotImplementedError  # every concrete mixer overrides this
 
 
 def resolve_style(style: Optional[str], allowed: Sequence[str], who: str) -> str:
