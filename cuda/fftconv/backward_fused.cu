@@ -22,6 +22,7 @@
 #include "cuda/fftconv/kernel_launchers.h"
 #include "cuda/fftconv/launch_helpers.cuh"
 #include "cuda/fftconv/shared_layout.cuh"
+#include "cuda/fftconv/signal_io.cuh"
 #include "cuda/fftconv/spectrum.cuh"
 #include "cuda/fftconv/transform.cuh"
 
@@ -99,41 +100,9 @@ __global__ void __launch_bounds__(kThreads, 1) fused_backward_kernel(BackwardArg
       for (int it = threadIdx.x; it < active * pairs; it += blockDim.x) {
         const int slot = it / pairs;
         const SpectrumPair sa = whole_sequence_pair(plan, slot, it - slot * pairs);
-        SpectrumPair sb = sa;
-        sb.local_p += b_slot << log2_row;
-        sb.local_q += b_slot << log2_row;
-        float2 wx = make_float2(0.0f, 0.0f), wy = wx, gx = wx, gy = wx;
-        if (a.transform_w()) {
-          wx = make_float2(sm.re[sa.local_p], sm.im[sa.local_p]);
-          wy = make_float2(sm.re[sa.local_q], sm.im[sa.local_q]);
-          fold_pair(wx, wy, sa.t);
-        }
-        if (a.transform_g()) {
-          gx = make_float2(sm.re[sb.local_p], sm.im[sb.local_p]);
-          gy = make_float2(sm.re[sb.local_q], sm.im[sb.local_q]);
-          fold_pair(gx, gy, sb.t);
-        }
-        if (partials != nullptr)
-          accumulate_filter_pair(partials + (int64_t(slot) << log2_row), sa, wx, wy, gx, gy, b == b_begin);
+        float2* const partial_row = partials != nullptr ? partials + (int64_t(slot) << log2_row) : nullptr;
         const float2* k = a.k_f != nullptr ? a.k_f + (h0 + slot) * row : nullptr;
-        if (a.want_z()) {
-          multiply_unfold(wx, wy, k[sa.global_p], k[sa.global_q], sa, false);
-          sm.re[sa.local_p] = wx.x;
-          sm.im[sa.local_p] = wx.y;
-          if (sa.local_q != sa.local_p) {
-            sm.re[sa.local_q] = wy.x;
-            sm.im[sa.local_q] = wy.y;
-          }
-        }
-        if (a.want_dw()) {
-          multiply_unfold(gx, gy, k[sb.global_p], k[sb.global_q], sb, true);
-          sm.re[sb.local_p] = gx.x;
-          sm.im[sb.local_p] = gx.y;
-          if (sb.local_q != sb.local_p) {
-            sm.re[sb.local_q] = gy.x;
-            sm.im[sb.local_q] = gy.y;
-          }
-        }
+        backward_pair(a, sm, sa, b_slot << log2_row, partial_row, k, b == b_begin);
       }
       __syncthreads();
       SlotRanges inverse;
@@ -156,9 +125,7 @@ __global__ void __launch_bounds__(kThreads, 1) fused_backward_kernel(BackwardArg
           if (a.want_dw()) {
             float dw = ((t & 1) ? sm.im[ib] : sm.re[ib]) * inverse_size;
             if (a.D != nullptr) dw = fmaf(skip, load_gated<T>(a.dy, a.postgate, b, h, t), dw);
-            if (a.du.data != nullptr)
-              store<T>(a.du, b, h, t, a.pregate.data != nullptr ? dw * load<T>(a.pregate, b, h, t) : dw);
-            if (a.dpregate.data != nullptr) store<T>(a.dpregate, b, h, t, dw * load<T>(a.u, b, h, t));
+            store_input_gradients<T>(a.du, a.dpregate, a.pregate, a.u, b, h, t, dw);
           }
         }
       }

@@ -116,39 +116,7 @@ __global__ void __launch_bounds__(kThreads, 1) backward_inner_kernel(BackwardArg
         const int j = it / items;
         SpectrumPair sa;
         if (!unit_pair(split, int(unit0 + j), it - j * items, 2 * j, 2 * j + 1, &sa)) continue;
-        SpectrumPair sb = sa;
-        sb.local_p += b_slot << log2_row;
-        sb.local_q += b_slot << log2_row;
-        float2 wx = make_float2(0.0f, 0.0f), wy = wx, gx = wx, gy = wx;
-        if (a.transform_w()) {
-          wx = make_float2(sm.re[sa.local_p], sm.im[sa.local_p]);
-          wy = make_float2(sm.re[sa.local_q], sm.im[sa.local_q]);
-          fold_pair(wx, wy, sa.t);
-        }
-        if (a.transform_g()) {
-          gx = make_float2(sm.re[sb.local_p], sm.im[sb.local_p]);
-          gy = make_float2(sm.re[sb.local_q], sm.im[sb.local_q]);
-          fold_pair(gx, gy, sb.t);
-        }
-        if (partials != nullptr) accumulate_filter_pair(partials, sa, wx, wy, gx, gy, b == b_begin);
-        if (a.want_z()) {
-          multiply_unfold(wx, wy, k[sa.global_p], k[sa.global_q], sa, false);
-          sm.re[sa.local_p] = wx.x;
-          sm.im[sa.local_p] = wx.y;
-          if (sa.local_q != sa.local_p) {
-            sm.re[sa.local_q] = wy.x;
-            sm.im[sa.local_q] = wy.y;
-          }
-        }
-        if (a.want_dw()) {
-          multiply_unfold(gx, gy, k[sb.global_p], k[sb.global_q], sb, true);
-          sm.re[sb.local_p] = gx.x;
-          sm.im[sb.local_p] = gx.y;
-          if (sb.local_q != sb.local_p) {
-            sm.re[sb.local_q] = gy.x;
-            sm.im[sb.local_q] = gy.y;
-          }
-        }
+        backward_pair(a, sm, sa, b_slot << log2_row, partials, k, b == b_begin);
       }
       __syncthreads();
       SlotRanges inverse;

@@ -108,6 +108,31 @@ __device__ __forceinline__ void split_mma_small(Accumulator& acc, const FragA& a
   wmma::mma_sync(acc, a_hi, b_lo, acc);
 }
 
+// Both tile forms: the largest magnitude of the lane's DFT (m: the lane's 8 values; lane l ^ 16 holds
+// the other 8) sets its power-of-two scale, the lane's scaled values go split into hi/lo halves to
+// staging elements e0 + step c, and the staged tile is loaded as the fragments of use Use.
+template <class Use>
+__device__ __forceinline__ Pow2Scale stage_tile(const float (&xr)[8], const float (&xi)[8], float m, WarpStaging& st,
+                                                int e0, int step, typename DftFragments<Use>::Fragment& xr_hi,
+                                                typename DftFragments<Use>::Fragment& xr_lo,
+                                                typename DftFragments<Use>::Fragment& xi_hi,
+                                                typename DftFragments<Use>::Fragment& xi_lo) {
+  m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 16));
+  const Pow2Scale s = pow2_scale_for(m);
+#pragma unroll
+  for (int c = 0; c < 8; ++c) {
+    const int e = e0 + c * step;
+    split_half(xr[c] * s.scale, &st.re_hi[e], &st.re_lo[e]);
+    split_half(xi[c] * s.scale, &st.im_hi[e], &st.im_lo[e]);
+  }
+  __syncwarp();
+  wmma::load_matrix_sync(xr_hi, st.re_hi, 16);
+  wmma::load_matrix_sync(xr_lo, st.re_lo, 16);
+  wmma::load_matrix_sync(xi_hi, st.im_hi, 16);
+  wmma::load_matrix_sync(xi_lo, st.im_lo, 16);
+  return s;
+}
+
 // Strided form (stage stride s >= 16): the tile's 16 rows are the 16 points of 16 independent
 // DFTs (one per column): element (j, c) at data[base + j * stride + c]. D = F X, in place.
 // kInverse: conj(F) X, with the conjugate twiddle W_{16s}^-(i j) applied to the input first;
@@ -131,21 +156,9 @@ __device__ __forceinline__ void dft16_tile_strided(float* re, float* im, int bas
     xi[r] = v.y;
     m = fmaxf(m, fmaxf(fabsf(v.x), fabsf(v.y)));
   }
-  m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 16));
-  const Pow2Scale s = pow2_scale_for(m);
-#pragma unroll
-  for (int r = 0; r < 8; ++r) {
-    const int e = (row0 + r) * 16 + col;
-    split_half(xr[r] * s.scale, &st.re_hi[e], &st.re_lo[e]);
-    split_half(xi[r] * s.scale, &st.im_hi[e], &st.im_lo[e]);
-  }
-  __syncwarp();
-  using FragB = wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major>;
+  using FragB = DftFragments<wmma::matrix_b>::Fragment;
   FragB xr_hi, xr_lo, xi_hi, xi_lo;
-  wmma::load_matrix_sync(xr_hi, st.re_hi, 16);
-  wmma::load_matrix_sync(xr_lo, st.re_lo, 16);
-  wmma::load_matrix_sync(xi_hi, st.im_hi, 16);
-  wmma::load_matrix_sync(xi_lo, st.im_lo, 16);
+  const Pow2Scale s = stage_tile<wmma::matrix_b>(xr, xi, m, st, row0 * 16 + col, 16, xr_hi, xr_lo, xi_hi, xi_lo);
   Accumulator acc_re, acc_im;
   wmma::fill_fragment(acc_re, 0.0f);
   wmma::fill_fragment(acc_im, 0.0f);
@@ -187,21 +200,9 @@ __device__ __forceinline__ void dft16_tile_contiguous(float* re, float* im, int 
     xi[c] = im[idx];
     m = fmaxf(m, fmaxf(fabsf(xr[c]), fabsf(xi[c])));
   }
-  m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 16));
-  const Pow2Scale s = pow2_scale_for(m);
-#pragma unroll
-  for (int c = 0; c < 8; ++c) {
-    const int e = row * 16 + col0 + c;
-    split_half(xr[c] * s.scale, &st.re_hi[e], &st.re_lo[e]);
-    split_half(xi[c] * s.scale, &st.im_hi[e], &st.im_lo[e]);
-  }
-  __syncwarp();
-  using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major>;
+  using FragA = DftFragments<wmma::matrix_a>::Fragment;
   FragA xr_hi, xr_lo, xi_hi, xi_lo;
-  wmma::load_matrix_sync(xr_hi, st.re_hi, 16);
-  wmma::load_matrix_sync(xr_lo, st.re_lo, 16);
-  wmma::load_matrix_sync(xi_hi, st.im_hi, 16);
-  wmma::load_matrix_sync(xi_lo, st.im_lo, 16);
+  const Pow2Scale s = stage_tile<wmma::matrix_a>(xr, xi, m, st, row * 16 + col0, 1, xr_hi, xr_lo, xi_hi, xi_lo);
   Accumulator acc_re, acc_im;
   wmma::fill_fragment(acc_re, 0.0f);
   wmma::fill_fragment(acc_im, 0.0f);

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "cuda/common/element_convert.cuh"
 #include "cuda/emu/sg_launch.h"
 #include "cuda/fftconv/kernel_args.cuh"
 
@@ -14,18 +15,9 @@ namespace serengeti {
 namespace SG_KERNEL_NAMESPACE {
 namespace fftconv_kernels {
 
-__device__ __forceinline__ float widen(float v) { return v; }
-__device__ __forceinline__ float widen(__half v) { return __half2float(v); }
-__device__ __forceinline__ float widen(__nv_bfloat16 v) { return __bfloat162float(v); }
-
-template <class T>
-__device__ __forceinline__ T narrow(float v);
-template <>
-__device__ __forceinline__ float narrow<float>(float v) { return v; }
-template <>
-__device__ __forceinline__ __half narrow<__half>(float v) { return __float2half_rn(v); }
-template <>
-__device__ __forceinline__ __nv_bfloat16 narrow<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+// widen / narrow: cuda/common/element_convert.cuh (shared with the short-conv kernels).
+using element_convert::narrow;
+using element_convert::widen;
 
 template <class T>
 __device__ __forceinline__ float load(const Activation& a, int64_t b, int64_t h, int64_t t) {

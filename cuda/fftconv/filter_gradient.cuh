@@ -8,6 +8,8 @@
 
 #include "cuda/emu/sg_launch.h"
 #include "cuda/fftconv/complex_math.cuh"
+#include "cuda/fftconv/kernel_args.cuh"
+#include "cuda/fftconv/shared_layout.cuh"
 #include "cuda/fftconv/spectrum.cuh"
 
 namespace serengeti {
@@ -22,6 +24,29 @@ __device__ __forceinline__ void accumulate_filter_pair(float2* row, const Spectr
   if (sp.global_q != sp.global_p) {
     const float2 at_q = cmul_conj(gy, wy);
     row[sp.global_q] = first ? at_q : cadd(row[sp.global_q], at_q);
+  }
+}
+
+// The backward's spectral step for one pair, in place: W (the pair sa, slots from 0) and G (the
+// same pair b_offset further on, buffer B) are folded as transformed; the filter-gradient partials
+// accumulate into row (null: not wanted); then unfold(W K) -> z and unfold(G conj K) -> dw as
+// wanted. k: the channel's spectrum row (read only for z or dw).
+__device__ __forceinline__ void backward_pair(const BackwardArgs& a, const BlockShared& sm, const SpectrumPair& sa,
+                                              int b_offset, float2* row, const float2* k, bool first) {
+  SpectrumPair sb = sa;
+  sb.local_p += b_offset;
+  sb.local_q += b_offset;
+  float2 wx = make_float2(0.0f, 0.0f), wy = wx, gx = wx, gy = wx;
+  if (a.transform_w()) load_folded_pair(sm, sa, wx, wy);
+  if (a.transform_g()) load_folded_pair(sm, sb, gx, gy);
+  if (row != nullptr) accumulate_filter_pair(row, sa, wx, wy, gx, gy, first);
+  if (a.want_z()) {
+    multiply_unfold(wx, wy, k[sa.global_p], k[sa.global_q], sa, false);
+    store_pair(sm, sa, wx, wy);
+  }
+  if (a.want_dw()) {
+    multiply_unfold(gx, gy, k[sb.global_p], k[sb.global_q], sb, true);
+    store_pair(sm, sb, gx, gy);
   }
 }
 

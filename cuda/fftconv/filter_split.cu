@@ -54,12 +54,9 @@ __global__ void __launch_bounds__(kThreads, 1) filter_inner_kernel(FilterArgs a,
       SpectrumPair sp;
       if (!unit_pair(split, int((first + j) % per_sequence), item - j * items, 2 * j, 2 * j + 1, &sp))
         continue;
-      float2 x = make_float2(sm.re[sp.local_p], sm.im[sp.local_p]);
-      float2 y = make_float2(sm.re[sp.local_q], sm.im[sp.local_q]);
-      fold_pair(x, y, sp.t);
-      float2* out = a.k_f + ((first + j) / per_sequence << s.log2_m);
-      out[sp.global_p] = packed_at_p(x, y, sp.dc_nyquist);
-      if (sp.global_q != sp.global_p) out[sp.global_q] = y;
+      float2 x, y;
+      load_folded_pair(sm, sp, x, y);
+      store_spectrum_pair(a.k_f + ((first + j) / per_sequence << s.log2_m), sp, x, y);
     }
     __syncthreads();
   }
@@ -84,15 +81,7 @@ __global__ void __launch_bounds__(kThreads, 1) filter_backward_inner_kernel(Filt
       SpectrumPair sp;
       if (!unit_pair(split, int((first + j) % per_sequence), item - j * items, 2 * j, 2 * j + 1, &sp))
         continue;
-      float2 x, y;
-      spectrum_gradient_pair(a.dk_f + ((first + j) / per_sequence << s.log2_m), sp, &x, &y);
-      unfold_pair(x, y, sp.t);
-      sm.re[sp.local_p] = x.x;
-      sm.im[sp.local_p] = x.y;
-      if (sp.local_q != sp.local_p) {
-        sm.re[sp.local_q] = y.x;
-        sm.im[sp.local_q] = y.y;
-      }
+      unfold_gradient_pair(sm, sp, a.dk_f + ((first + j) / per_sequence << s.log2_m));
     }
     __syncthreads();
     SlotRanges ranges;

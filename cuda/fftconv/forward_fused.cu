@@ -17,6 +17,7 @@
 #include "cuda/fftconv/kernel_launchers.h"
 #include "cuda/fftconv/launch_helpers.cuh"
 #include "cuda/fftconv/shared_layout.cuh"
+#include "cuda/fftconv/signal_io.cuh"
 #include "cuda/fftconv/spectrum.cuh"
 #include "cuda/fftconv/transform.cuh"
 
@@ -65,16 +66,7 @@ __global__ void __launch_bounds__(kThreads, 1) fused_forward_kernel(ForwardArgs 
       const int slot = item / pairs;
       const SpectrumPair sp = whole_sequence_pair(plan, slot, item - slot * pairs);
       const float2* k = a.k_f + ((first + slot) % a.channels) * row;
-      float2 x = make_float2(sm.re[sp.local_p], sm.im[sp.local_p]);
-      float2 y = make_float2(sm.re[sp.local_q], sm.im[sp.local_q]);
-      fold_pair(x, y, sp.t);
-      multiply_unfold(x, y, k[sp.global_p], k[sp.global_q], sp, false);
-      sm.re[sp.local_p] = x.x;
-      sm.im[sp.local_p] = x.y;
-      if (sp.local_q != sp.local_p) {
-        sm.re[sp.local_q] = y.x;
-        sm.im[sp.local_q] = y.y;
-      }
+      convolve_pair(sm, sp, k);
     }
     __syncthreads();
     transform_slots<true>(sm, ranges);
@@ -86,10 +78,8 @@ __global__ void __launch_bounds__(kThreads, 1) fused_forward_kernel(ForwardArgs 
       if (t >= a.length) continue;
       const int64_t r = first + slot, b = r / a.channels, h = r - b * a.channels;
       const int idx = (slot << log2_row) + (t >> 1);
-      float v = ((t & 1) ? sm.im[idx] : sm.re[idx]) * inverse_size;
-      if (a.D != nullptr) v = fmaf(a.D[h * a.D_stride], load_gated<T>(a.u, a.pregate, b, h, t), v);
-      if (a.postgate.data != nullptr) v *= load<T>(a.postgate, b, h, t);
-      store<T>(a.y, b, h, t, v);
+      store_scaled_skip<T>(a.y, a.u, a.pregate, a.postgate, a.D, a.D_stride, b, h, t,
+                           ((t & 1) ? sm.im[idx] : sm.re[idx]) * inverse_size);
     }
     __syncthreads();  // the next rows overwrite the planes
   }

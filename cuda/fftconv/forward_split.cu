@@ -75,16 +75,7 @@ __global__ void __launch_bounds__(kThreads, 1) forward_inner_kernel(ForwardArgs 
         continue;
       const int64_t sequence = (first + j) >> (split.log2_rows - 1);
       const float2* k = a.k_f + (sequence % a.channels) * m;
-      float2 x = make_float2(sm.re[sp.local_p], sm.im[sp.local_p]);
-      float2 y = make_float2(sm.re[sp.local_q], sm.im[sp.local_q]);
-      fold_pair(x, y, sp.t);
-      multiply_unfold(x, y, k[sp.global_p], k[sp.global_q], sp, false);
-      sm.re[sp.local_p] = x.x;
-      sm.im[sp.local_p] = x.y;
-      if (sp.local_q != sp.local_p) {
-        sm.re[sp.local_q] = y.x;
-        sm.im[sp.local_q] = y.y;
-      }
+      convolve_pair(sm, sp, k);
     }
     __syncthreads();
     transform_slots<true>(sm, ranges);

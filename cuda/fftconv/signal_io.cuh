@@ -30,6 +30,27 @@ struct GatedSignalSource {
   }
 };
 
+// out[b, h, t] = factor * (value + D[h] * x * gate); factor (absent: 1) and D optional. One element
+// of ScaledSkipSink below and of the fused forward's output.
+template <class T>
+__device__ __forceinline__ void store_scaled_skip(const Activation& out, const Activation& x, const Activation& gate,
+                                                  const Activation& factor, const float* D, int64_t D_stride,
+                                                  int64_t b, int64_t h, int64_t t, float value) {
+  if (D != nullptr) value = fmaf(D[h * D_stride], load_gated<T>(x, gate, b, h, t), value);
+  if (factor.data != nullptr) value *= load<T>(factor, b, h, t);
+  store<T>(out, b, h, t, value);
+}
+
+// From the input gradient dw at (b, h, t): du = dw * pregate (dw without a pregate) and
+// dpregate = dw * u, each when requested. InputGradientSink below and the fused backward.
+template <class T>
+__device__ __forceinline__ void store_input_gradients(const Activation& du, const Activation& dpregate,
+                                                      const Activation& pregate, const Activation& u, int64_t b,
+                                                      int64_t h, int64_t t, float dw) {
+  if (du.data != nullptr) store<T>(du, b, h, t, pregate.data != nullptr ? dw * load<T>(pregate, b, h, t) : dw);
+  if (dpregate.data != nullptr) store<T>(dpregate, b, h, t, dw * load<T>(u, b, h, t));
+}
+
 // out[t] = factor[t] * (v[t] * inverse_size + D[h] * w[t]) with w = x * gate; factor (a postgate
 // or dy) and D optional. The forward's y (factor = postgate) and the backward's dpostgate
 // (factor = dy) are both this.
@@ -45,10 +66,7 @@ struct ScaledSkipSink {
     for (int j = 0; j < 2; ++j) {
       const int64_t t = 2 * n + j;
       if (t >= length) return;
-      float value = (j ? v.y : v.x) * inverse_size;
-      if (D != nullptr) value = fmaf(D[h * D_stride], load_gated<T>(x, gate, b, h, t), value);
-      if (factor.data != nullptr) value *= load<T>(factor, b, h, t);
-      store<T>(out, b, h, t, value);
+      store_scaled_skip<T>(out, x, gate, factor, D, D_stride, b, h, t, (j ? v.y : v.x) * inverse_size);
     }
   }
 };
@@ -69,9 +87,7 @@ struct InputGradientSink {
       if (t >= length) return;
       float dw = (j ? v.y : v.x) * inverse_size;
       if (D != nullptr) dw = fmaf(D[h * D_stride], load_gated<T>(dy, postgate, b, h, t), dw);
-      if (du.data != nullptr)
-        store<T>(du, b, h, t, pregate.data != nullptr ? dw * load<T>(pregate, b, h, t) : dw);
-      if (dpregate.data != nullptr) store<T>(dpregate, b, h, t, dw * load<T>(u, b, h, t));
+      store_input_gradients<T>(du, dpregate, pregate, u, b, h, t, dw);
     }
   }
 };

@@ -24,6 +24,7 @@
 #include "cuda/emu/sg_launch.h"
 #include "cuda/fftconv/complex_math.cuh"
 #include "cuda/fftconv/plan.cuh"
+#include "cuda/fftconv/shared_layout.cuh"
 
 namespace serengeti {
 namespace SG_KERNEL_NAMESPACE {
@@ -101,6 +102,49 @@ __device__ __forceinline__ void spectrum_gradient_pair(const float2* dk_f, const
     *x = cscale(dk_f[pair.global_p], 0.5f);
     *y = cscale(dk_f[pair.global_q], 0.5f);
   }
+}
+
+// The pair's two bins read from the block's shared planes and folded: (x, y) = (W[k], W[M-k]).
+__device__ __forceinline__ void load_folded_pair(const BlockShared& sm, const SpectrumPair& sp, float2& x,
+                                                 float2& y) {
+  x = make_float2(sm.re[sp.local_p], sm.im[sp.local_p]);
+  y = make_float2(sm.re[sp.local_q], sm.im[sp.local_q]);
+  fold_pair(x, y, sp.t);
+}
+
+// (x, y) written back to the pair's places in the shared planes (once for a bin paired with itself).
+__device__ __forceinline__ void store_pair(const BlockShared& sm, const SpectrumPair& sp, float2 x, float2 y) {
+  sm.re[sp.local_p] = x.x;
+  sm.im[sp.local_p] = x.y;
+  if (sp.local_q != sp.local_p) {
+    sm.re[sp.local_q] = y.x;
+    sm.im[sp.local_q] = y.y;
+  }
+}
+
+// The folded pair (x, y) stored into a spectrum row of the k_f layout.
+__device__ __forceinline__ void store_spectrum_pair(float2* row, const SpectrumPair& sp, float2 x, float2 y) {
+  row[sp.global_p] = packed_at_p(x, y, sp.dc_nyquist);
+  if (sp.global_q != sp.global_p) row[sp.global_q] = y;
+}
+
+// The forward's spectral step for one pair, in place in the shared planes: W = fold(Z); Y = W K;
+// Zy = unfold(Y). k: the channel's spectrum row.
+__device__ __forceinline__ void convolve_pair(const BlockShared& sm, const SpectrumPair& sp, const float2* k) {
+  float2 x, y;
+  load_folded_pair(sm, sp, x, y);
+  multiply_unfold(x, y, k[sp.global_p], k[sp.global_q], sp, false);
+  store_pair(sm, sp, x, y);
+}
+
+// fft_filter backward for one pair: the unfolded Y' from the spectrum gradient row dk_f, into the
+// shared planes.
+__device__ __forceinline__ void unfold_gradient_pair(const BlockShared& sm, const SpectrumPair& sp,
+                                                     const float2* dk_f) {
+  float2 x, y;
+  spectrum_gradient_pair(dk_f, sp, &x, &y);
+  unfold_pair(x, y, sp.t);
+  store_pair(sm, sp, x, y);
 }
 
 // Pair i = 0..S/2 of a slot holding a whole sequence of S = M points (the fused kernels).

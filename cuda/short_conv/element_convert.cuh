@@ -9,6 +9,7 @@
 
 #include <cstdint>
 
+#include "cuda/common/element_convert.cuh"
 #include "cuda/emu/sg_launch.h"
 #include "serengeti/dtype.h"
 
@@ -23,24 +24,9 @@ struct AccumulatorOf<double> { using type = double; };
 template <class T>
 using Acc = typename AccumulatorOf<T>::type;
 
-__device__ __forceinline__ float widen(float v) { return v; }
-__device__ __forceinline__ double widen(double v) { return v; }
-__device__ __forceinline__ float widen(__half v) { return __half2float(v); }
-__device__ __forceinline__ float widen(__nv_bfloat16 v) { return __bfloat162float(v); }
-
-// Round-to-nearest-even into the storage type T.
-template <class T>
-__device__ __forceinline__ T narrow(float v);
-template <>
-__device__ __forceinline__ float narrow<float>(float v) { return v; }
-template <>
-__device__ __forceinline__ __half narrow<__half>(float v) { return __float2half_rn(v); }
-template <>
-__device__ __forceinline__ __nv_bfloat16 narrow<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
-template <class T>
-__device__ __forceinline__ T narrow(double v) { return narrow<T>(static_cast<float>(v)); }
-template <>
-__device__ __forceinline__ double narrow<double>(double v) { return v; }
+// widen / narrow: cuda/common/element_convert.cuh (shared with the fftconv kernels).
+using element_convert::narrow;
+using element_convert::widen;
 
 // data[index] of a runtime dtype, widened to A.
 template <class A>
