@@ -4,10 +4,11 @@
 The generic fftconv tests (test_fftconv*.py) run on every backend; this module adds what is
 specific to the tensor-core kernels:
 
-- every transform size the fused forward kernel has, N = 16 .. 16384 (M = N/2 complex points:
-  radix plans with and without the small float32 first stage), and L at the edges of each size
+- every transform size the fused forward kernels have, N = 16 .. 32768 (M = N/2 complex points:
+  radix plans with and without the small float32 first stage; N = 32768 as a unit sweep in
+  99 KB, or in one 163 KB buffer where the device has it), and L at the edges of each size
   (L = N/2 is the longest sequence with this N, L = N/4 + 1 the shortest, odd L everywhere);
-- the multi-kernel path (outer passes over the workspace + blocks of row pairs) from N = 32768
+- the multi-kernel path (outer passes over the workspace + blocks of row pairs) from N = 65536
   (forward) / 16384 (backward) up to the longest sequence, L = 4,194,304 (slow);
 - forward and backward at N = 256 .. 65536: every gradient in float32 against the float64
   reference (helpers.assert_grad_close, the CPU tests' rule), half types within eps(dtype);
@@ -31,7 +32,9 @@ relative RMS errors are at the level of the CPU backend and of torch's float32 F
 
 from __future__ import annotations
 
+import contextlib
 import math
+from typing import Iterator, Optional
 
 import pytest
 import torch
@@ -64,9 +67,9 @@ HALF = (torch.float16, torch.bfloat16)
 
 # --------------------------------------------------------------- every fused transform size
 
-# (L, N): the longest and an odd short L for each N; N = 2^4 .. 2^14.
+# (L, N): the longest and an odd short L for each N; N = 2^4 .. 2^15.
 SIZES = []
-for log2n in range(4, 15):
+for log2n in range(4, 16):
     n = 1 << log2n
     SIZES.append((n // 2, n))
     if n >= 32:
@@ -153,7 +156,8 @@ LONG = [(8193, False, torch.float32), (16384, True, torch.float32), (20001, Fals
 @pytest.mark.parametrize("L,bidirectional,dtype", LONG,
                          ids=[f"L{L}-{'bidir' if b else 'causal'}-{_dtype_id(d)}" for L, b, d in LONG])
 def test_long_sequences_forward(gpu_backend: str, L: int, bidirectional: bool, dtype: torch.dtype) -> None:
-    """N = 32768 .. 131072 run as outer passes + row-pair blocks (one and two outer stages)."""
+    """N = 65536 and 131072 run as outer passes + row-pair blocks (one and two outer stages); the
+    N = 32768 rows (unit sweep) sit beside them for the fp16/bf16 and bidirectional variants."""
     inp = helpers.make_fftconv_inputs(1, 2, L, 2 * L - 1 if bidirectional else L, dtype, D=True,
                                       pregate=bidirectional, postgate=not bidirectional, seed=L,
                                       device=device_for(gpu_backend))
@@ -172,6 +176,33 @@ def test_longest_sequence(gpu_backend: str) -> None:
     assert_fftconv_close(call_fftconv(inp), inp)
     with pytest.raises(ValueError, match=r"\bu\b.*4194304"):
         serengeti.fftconv(torch.zeros(1, 1, L + 1, device=device_for(gpu_backend)), inp.k)
+
+
+def test_element_offsets_past_2_31(gpu_backend: str) -> None:
+    """Activations whose elements sit more than 2^31 elements from the storage start (FlashFFTConv's
+    32-bit indexing fails there): u is a (B, H, L) view with a batch stride of 2^31 + L into a
+    4 GiB float16 buffer (pages never touched cost no memory), for the fused and the multi-kernel
+    forward and the fused backward, whose filter and skip gradients read u at those offsets."""
+    dev = device_for(gpu_backend)
+    for L in (3000, 40000):
+        inp = helpers.make_fftconv_inputs(2, 1, L, L, torch.float16, D=True, postgate=True,
+                                          seed=L + 31, requires_grad=True, device=dev)
+        big = torch.empty(7 + (2**31 + L) + L, dtype=torch.float16, device=dev)
+        u = big.as_strided((2, 1, L), (2**31 + L, L, 1), 7)
+        with torch.no_grad():
+            u.copy_(inp.u)
+        assert u[1].data_ptr() - big.data_ptr() > 2 * 2**31
+        far = helpers.FFTConvInputs(u=u, k=inp.k, D=inp.D, pregate=None, postgate=inp.postgate)
+        y = call_fftconv(far)
+        assert_fftconv_close(y, inp, label=f"L={L}")
+        torch.testing.assert_close(y, call_fftconv(inp), rtol=0, atol=0)
+        if L == 3000:
+            dy = torch.randn(y.shape, generator=torch.Generator().manual_seed(3)).to(dev, y.dtype)
+            near = torch.autograd.grad(call_fftconv(inp), [inp.k, inp.D], dy)
+            got = torch.autograd.grad(y, [inp.k, inp.D], dy)
+            for a, b in zip(got, near):
+                torch.testing.assert_close(a, b, rtol=0, atol=0)
+        del big, u, far, y
 
 
 # ---------------------------------------------------------------------------------- backward
@@ -297,19 +328,32 @@ def test_spectrum_gradient_adjoint(gpu_backend: str, L: int) -> None:
 # ------------------------------------------------------- larger fused variants (sm_80 / sm_90)
 
 
-@pytest.mark.parametrize("sm", [80, 90])
-def test_larger_fused_blocks_where_the_device_allows(gpu_backend: str, sm: int) -> None:
-    """With 163 KB (sm_80) or 227 KB (sm_90) of shared memory per block the launchers fuse one size
-    more: the backward at N = 16384 (155 KB, both) and the forward at N = 32768 (163 KB, sm_90
-    only); the 99 KB of sm_86/sm_89 run those sizes through the multi-kernel path. Same plan, so
-    the same k_f, and both executions agree with the reference (emu: the emulated device is switched;
-    cuda: whatever the GPU is)."""
-    if gpu_backend == "emu":
-        previous = serengeti._C.emu_device_sm()
-        serengeti._C.emu_set_device_sm(sm)
-    elif sm != 80:
-        pytest.skip("on a GPU the device decides; one run is enough")
+@contextlib.contextmanager
+def _device_sm(gpu_backend: str, sm: int) -> Iterator[None]:
+    """On emu, emulate an sm_XY device (its shared memory per block decides the execution); on a
+    GPU the device decides, so only the sm_86 run is made (one run is enough)."""
+    if gpu_backend != "emu":
+        if sm != 86:
+            pytest.skip("on a GPU the device decides; one run is enough")
+        yield
+        return
+    previous = serengeti._C.emu_device_sm()
+    serengeti._C.emu_set_device_sm(sm)
     try:
+        yield
+    finally:
+        serengeti._C.emu_set_device_sm(previous)
+
+
+@pytest.mark.parametrize("sm", [80, 86, 90])
+def test_larger_fused_blocks_where_the_device_allows(gpu_backend: str, sm: int) -> None:
+    """The executions each device takes at N = 16384 / 32768, forward and backward, with k and k_f:
+    163 KB (sm_80) or 227 KB (sm_90) of shared memory per block fuse the backward at N = 16384
+    (155 KB); the forward at N = 32768 runs in one 163 KB buffer on sm_90 and as a unit sweep in
+    87 KB on sm_80/sm_86/sm_89; the 99 KB of sm_86/sm_89 run the backward at N = 16384 and 32768
+    through the multi-kernel path. Same plan, so the same k_f, and every execution agrees with
+    the reference."""
+    with _device_sm(gpu_backend, sm):
         dev = device_for(gpu_backend)
         for L in (8192, 16384):
             inp = helpers.make_fftconv_inputs(2, 2, L, L, torch.float32, D=True, pregate=True,
@@ -323,6 +367,78 @@ def test_larger_fused_blocks_where_the_device_allows(gpu_backend: str, sm: int) 
             n_sum = {"u": 1, "pregate": 1, "postgate": 1, "k": 2, "D": 2 * L}
             for n in grads:
                 helpers.assert_grad_close(n, grads[n], ref[n], base[n], n_sum[n])
-    finally:
-        if gpu_backend == "emu":
-            serengeti._C.emu_set_device_sm(previous)
+
+
+# ------------------------------------------ N = 32768 as a unit sweep (every GPU, 87 KB)
+
+
+def _forward_workspace_bytes(u: torch.Tensor, k: Optional[torch.Tensor], k_f: Optional[torch.Tensor]) -> int:
+    """What the forward asks the torch layer for (0: no multi-kernel scratch, no spectrum)."""
+    from serengeti.ops._views import describe
+
+    backend = "emu" if u.device.type == "cpu" else "cuda"
+    return serengeti._C.fftconv_forward_workspace_bytes(
+        describe(u), describe(k), describe(k_f), None, None, None, False, describe(torch.empty_like(u)),
+        backend, 1)
+
+
+@pytest.mark.parametrize("sm", [80, 86, 90])
+def test_n32768_forward_is_fused_on_every_device(gpu_backend: str, sm: int) -> None:
+    """At N = 32768 the forward needs no workspace with k_f (one kernel, nothing in HBM between
+    passes) and only the spectrum rows with k; at N = 65536 the multi-kernel path's scratch
+    appears, so the check can tell the executions apart."""
+    with _device_sm(gpu_backend, sm):
+        dev = device_for(gpu_backend)
+        for L, fused in ((16384, True), (16385, False)):
+            u = torch.zeros(2, 3, L, device=dev)
+            k = torch.zeros(3, L, device=dev)
+            k_f = serengeti.fft_filter(k, L)
+            spectrum = 8 * (serengeti.fft_size(L) // 2) * 8  # 3 channels padded to 8, M float2
+            assert (_forward_workspace_bytes(u, None, k_f) == 0) == fused, L
+            assert (_forward_workspace_bytes(u, k, None) == spectrum) == fused, L
+
+
+UNIT_SWEEP = [  # (L, Lk, bidirectional, dtype, use_k_f, transposed u, gates and D)
+    (8193, 8193, False, torch.float32, False, False, True),
+    (16384, 16384, False, torch.float32, True, True, True),
+    (12345, 777, False, torch.float16, True, False, False),
+    (16383, 2 * 16383 - 1, True, torch.bfloat16, False, True, True),
+    (9000, 4001, True, torch.float32, True, False, False),
+]
+
+
+@pytest.mark.parametrize("L,Lk,bidirectional,dtype,use_k_f,transposed,gated", UNIT_SWEEP,
+                         ids=[f"L{c[0]}-Lk{c[1]}-{'bidir' if c[2] else 'causal'}-{_dtype_id(c[3])}"
+                              f"-{'k_f' if c[4] else 'k'}{'-strided' if c[5] else ''}{'-gated' if c[6] else ''}"
+                              for c in UNIT_SWEEP])
+def test_unit_sweep_forward(gpu_backend: str, L: int, Lk: int, bidirectional: bool, dtype: torch.dtype,
+                            use_k_f: bool, transposed: bool, gated: bool) -> None:
+    """The 99 KB execution of N = 32768 (sm_86) against the reference: both L edges and odd L,
+    short and two-sided filters (taps wrapping to the end of the sequence reach all four rows of
+    the first stage), half types, a (B, L, H)-strided u, with and without gates and D."""
+    with _device_sm(gpu_backend, 86):
+        inp = helpers.make_fftconv_inputs(2, 3, L, Lk, dtype, D=gated, pregate=gated, postgate=gated,
+                                          seed=L + Lk, device=device_for(gpu_backend))
+        if transposed:
+            inp.u = inp.u.transpose(1, 2).contiguous().transpose(1, 2)
+            assert inp.u.stride() == (L * 3, 1, 3)
+        assert_fftconv_close(call_fftconv(inp, bidirectional=bidirectional, use_k_f=use_k_f), inp,
+                             bidirectional=bidirectional)
+
+
+def test_unit_sweep_spectrum_is_the_single_buffer_spectrum(gpu_backend: str) -> None:
+    """k_f from the unit sweep (sm_86) and from the single 163 KB buffer (sm_90) is the same
+    spectrum in the same position order, so a k_f made on one GPU serves another."""
+    if gpu_backend != "emu":
+        pytest.skip("needs two emulated devices")
+    dev = device_for(gpu_backend)
+    inp = helpers.make_fftconv_inputs(1, 5, 16000, 16000, torch.float32, D=True, seed=3, device=dev)
+    spectra = {}
+    for sm in (86, 90):
+        with _device_sm(gpu_backend, sm):
+            spectra[sm] = serengeti.fft_filter(inp.k, 16000, bidirectional=True)
+    assert helpers.rel_rms(spectra[86], spectra[90]) < 1e-6
+    for sm, other in ((86, 90), (90, 86)):
+        with _device_sm(gpu_backend, sm):
+            y = serengeti.fftconv(inp.u, D=inp.D, k_f=spectra[other], bidirectional=True)
+        assert_fftconv_close(y, inp, bidirectional=True, label=f"k_f of sm_{other} on sm_{sm}")

@@ -25,6 +25,7 @@ import pytest
 BLOCK_KERNELS = (
     "fused_forward_kernel", "fused_backward_kernel", "filter_forward_kernel", "filter_backward_kernel",
     "forward_inner_kernel", "backward_inner_kernel", "filter_inner_kernel", "filter_backward_inner_kernel",
+    "unit_sweep_forward_kernel", "unit_sweep_filter_kernel",
 )
 ARCHS = ("sm_80", "sm_90")
 

@@ -64,7 +64,8 @@ BackwardPlan backward_plan(const FftConvBackwardParams& p, const Shape& s) {
     b.signal_bytes = rows_bytes(s.batch * s.channels, s.log2_m);
     scratch = 2 * b.signal_bytes;
   }
-  if (b.spectrum || p.dk.present()) scratch = scratch > filter_scratch_bytes(s) ? scratch : filter_scratch_bytes(s);
+  if (b.spectrum && filter_forward_scratch_bytes(s) > scratch) scratch = filter_forward_scratch_bytes(s);
+  if (p.dk.present() && filter_backward_scratch_bytes(s) > scratch) scratch = filter_backward_scratch_bytes(s);
   b.total = at + scratch;
   return b;
 }

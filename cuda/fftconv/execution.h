@@ -13,6 +13,7 @@
 #include "cuda/fftconv/plan.cuh"
 #include "cuda/fftconv/shared_layout.cuh"
 #include "cuda/fftconv/transform.cuh"
+#include "cuda/fftconv/unit_sweep.cuh"
 #include "cuda/fftconv/validate_params.h"
 #include "serengeti/error.h"
 #include "serengeti/launch.h"
@@ -29,7 +30,9 @@ using validate::Shape;
 // ones are split (plan.cuh) into rows of at most 2^12 points, two rows per block. The backward
 // keeps two buffers (w and g), so each is half as large. One size more is fused where the device
 // allows the shared memory (sm_90: 227 KB for the forward's 163 KB at 2^14; sm_80 and sm_90:
-// 163 KB for the backward's 155 KB at 2^13): the same plan, so k_f does not change.
+// 163 KB for the backward's 155 KB at 2^13): the same plan, so k_f does not change. Elsewhere the
+// forward ops run 2^14 as a unit sweep (unit_sweep.cuh: one block, 87 KB), so every GPU fuses
+// the forward up to N = 32768.
 inline constexpr int kMaxFusedLog2 = 13;
 inline constexpr int kMaxRowLog2 = 12;
 inline constexpr int kMaxFusedBackwardLog2 = 12;
@@ -54,6 +57,7 @@ inline int slots_for(int64_t rows, int log2_m) {
 // passes and blocks of row pairs of at most 2^max_row_log2 points.
 struct Execution {
   bool split = false;
+  bool unit_sweep = false;  // fused, one unit of a 2^14-point sequence at a time (forward ops)
   int outer_stages = 0, log2_row = 0, units_per_block = 0;
 };
 
@@ -81,6 +85,17 @@ inline Execution execution_for(int log2_m, int max_fused_log2, int max_row_log2,
   e.outer_stages = outer_stages_for(log2_m, max_row_log2);
   e.log2_row = plan.log2_stride(e.outer_stages - 1);
   e.units_per_block = 1 << (max_row_log2 - e.log2_row);  // 2 rows per unit: <= 2^(max_row + 1) points
+  return e;
+}
+
+// The forward ops (fftconv forward, fft_filter): the unit sweep replaces the multi-kernel path
+// at 2^14 points.
+inline Execution forward_execution_for(int log2_m) {
+  Execution e = execution_for(log2_m, kMaxFusedLog2, kMaxRowLog2);
+  if (e.split && log2_m == kSweepLog2M) {
+    e = Execution{};
+    e.unit_sweep = true;
+  }
   return e;
 }
 
@@ -118,10 +133,12 @@ inline Taps taps_of(const TensorView& v) {
   return Taps{static_cast<float*>(v.data), v.strides[0], v.strides[1], v.sizes[1]};
 }
 
-// filter_launch.cu: k_f of the taps k (fused or multi-kernel; `scratch` holds
-// filter_scratch_bytes(s)), and dk from dk_f.
-Execution filter_execution(const Shape& s);
-int64_t filter_scratch_bytes(const Shape& s);
+// filter_launch.cu: k_f of the taps k (fused, unit sweep or multi-kernel; `scratch` holds
+// filter_forward_scratch_bytes(s)), and dk from dk_f (filter_backward_scratch_bytes(s)).
+Execution filter_forward_execution(const Shape& s);
+Execution filter_backward_execution(const Shape& s);
+int64_t filter_forward_scratch_bytes(const Shape& s);
+int64_t filter_backward_scratch_bytes(const Shape& s);
 void run_filter_forward(const Shape& s, const TensorView& k, float2* k_f, void* scratch, cudaStream_t stream);
 void run_filter_backward(const Shape& s, const float2* dk_f, const TensorView& dk, void* scratch,
                          cudaStream_t stream);

@@ -17,10 +17,14 @@ namespace serengeti {
 namespace SG_KERNEL_NAMESPACE {
 namespace fftconv_kernels {
 
-Execution filter_execution(const Shape& s) { return execution_for(s.log2_m, kMaxFusedLog2, kMaxRowLog2); }
+Execution filter_forward_execution(const Shape& s) { return forward_execution_for(s.log2_m); }
+Execution filter_backward_execution(const Shape& s) { return execution_for(s.log2_m, kMaxFusedLog2, kMaxRowLog2); }
 
-int64_t filter_scratch_bytes(const Shape& s) {
-  return filter_execution(s).split ? rows_bytes(s.padded_channels(), s.log2_m) : 0;
+int64_t filter_forward_scratch_bytes(const Shape& s) {
+  return filter_forward_execution(s).split ? rows_bytes(s.padded_channels(), s.log2_m) : 0;
+}
+int64_t filter_backward_scratch_bytes(const Shape& s) {
+  return filter_backward_execution(s).split ? rows_bytes(s.padded_channels(), s.log2_m) : 0;
 }
 
 void run_filter_forward(const Shape& s, const TensorView& k, float2* k_f, void* scratch,
@@ -34,9 +38,11 @@ void run_filter_forward(const Shape& s, const TensorView& k, float2* k_f, void* 
   a.k = taps_of(k);
   a.placement = placement_of(s);
   a.k_f = k_f;
-  const Execution e = filter_execution(s);
+  const Execution e = filter_forward_execution(s);
   if (e.split) {
     launch_split_filter_forward(a, split_args(e, a.padded_channels, s.log2_m, scratch), stream);
+  } else if (e.unit_sweep) {
+    launch_unit_sweep_filter_forward(a, stream);
   } else {
     launch_filter_forward(a, stream);
   }
@@ -52,7 +58,7 @@ void run_filter_backward(const Shape& s, const float2* dk_f, const TensorView& d
   a.dk_f = dk_f;
   a.placement = placement_of(s);
   a.dk = taps_of(dk);
-  const Execution e = filter_execution(s);
+  const Execution e = filter_backward_execution(s);
   if (e.split) {
     launch_split_filter_backward(a, split_args(e, s.channels, s.log2_m, scratch), stream);
   } else {
@@ -66,25 +72,25 @@ namespace fk = fftconv_kernels;
 
 int64_t fft_filter_forward_workspace_bytes(const FftFilterParams& p) {
   const fk::Shape s = fk::validate::filter_forward(p);
-  return s.channels == 0 ? 0 : fk::filter_scratch_bytes(s);
+  return s.channels == 0 ? 0 : fk::filter_forward_scratch_bytes(s);
 }
 
 void fft_filter_forward(const FftFilterParams& p) {
   const fk::Shape s = fk::validate::filter_forward(p);
   if (s.channels == 0) return;
-  fk::validate::workspace(p.workspace, p.workspace_bytes, fk::filter_scratch_bytes(s));
+  fk::validate::workspace(p.workspace, p.workspace_bytes, fk::filter_forward_scratch_bytes(s));
   fk::run_filter_forward(s, p.k, static_cast<float2*>(p.k_f.data), p.workspace, fk::stream_of(p.launch));
 }
 
 int64_t fft_filter_backward_workspace_bytes(const FftFilterBackwardParams& p) {
   const fk::Shape s = fk::validate::filter_backward(p);
-  return s.channels == 0 ? 0 : fk::filter_scratch_bytes(s);
+  return s.channels == 0 ? 0 : fk::filter_backward_scratch_bytes(s);
 }
 
 void fft_filter_backward(const FftFilterBackwardParams& p) {
   const fk::Shape s = fk::validate::filter_backward(p);
   if (s.channels == 0) return;
-  fk::validate::workspace(p.workspace, p.workspace_bytes, fk::filter_scratch_bytes(s));
+  fk::validate::workspace(p.workspace, p.workspace_bytes, fk::filter_backward_scratch_bytes(s));
   fk::run_filter_backward(s, static_cast<const float2*>(p.dk_f.data), p.dk, p.workspace,
                       fk::stream_of(p.launch));
 }

@@ -1,4 +1,5 @@
-// fft_filter and its adjoint for long transforms (M > 8192): the multi-kernel path.
+// fft_filter and its adjoint for long transforms (forward M > 16384, adjoint M > 8192): the
+// multi-kernel path.
 //
 // forward:  first pass (placed taps, packed) -> outer passes -> inner kernel: remaining stages,
 //           fold, store K at its positions in k_f (no inverse).

@@ -5,8 +5,9 @@
 //   -> unfold -> inverse M-point FFT -> y = postgate * (y_conv / M + D w), first L samples
 //
 // in shared memory: one read of u (and the gates), one write of y. M = N/2 <= 8192 here (91 KB of
-// shared memory at M = 8192; M = 16384 takes 163 KB, on GPUs that allow it); longer sequences take
-// the multi-kernel path (forward_split.cu).
+// shared memory at M = 8192; M = 16384 takes 163 KB, on GPUs that allow it, and runs as a unit sweep
+// in 87 KB elsewhere: forward_unit_sweep.cu); longer sequences take the multi-kernel path
+// (forward_split.cu).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>

@@ -1,5 +1,6 @@
-// serengeti::{cuda,emu}::fftconv_forward: validate, plan (execution.h), carve the workspace
-// ([k_f of k | scratch of the multi-kernel path or of the filter transform]), launch on
+// serengeti::{cuda,emu}::fftconv_forward: validate, plan (execution.h: fused, unit sweep or
+// multi-kernel), carve the workspace ([k_f of k | scratch of the multi-kernel path or of the
+// filter transform]), launch on
 // p.launch.stream. With taps k the spectrum is computed first (the D skip is applied in the time
 // domain, so k_f stays the plain spectrum of the taps).
 #include <cuda_runtime.h>
@@ -28,9 +29,8 @@ ForwardWorkspace forward_workspace(const FftConvForwardParams& p, const Shape& s
   ForwardWorkspace w;
   const int64_t spectrum_bytes = p.k.present() ? rows_bytes(s.padded_channels(), s.log2_m) : 0;
   int64_t scratch = 0;
-  if (execution_for(s.log2_m, kMaxFusedLog2, kMaxRowLog2).split)
-    scratch = rows_bytes(s.batch * s.channels, s.log2_m);
-  if (p.k.present()) scratch = scratch > filter_scratch_bytes(s) ? scratch : filter_scratch_bytes(s);
+  if (forward_execution_for(s.log2_m).split) scratch = rows_bytes(s.batch * s.channels, s.log2_m);
+  if (p.k.present() && filter_forward_scratch_bytes(s) > scratch) scratch = filter_forward_scratch_bytes(s);
   w.spectrum = 0;
   w.scratch = spectrum_bytes;
   w.total = spectrum_bytes + scratch;
@@ -74,10 +74,12 @@ void fftconv_forward(const FftConvForwardParams& p) {
   a.k_f = k_f;
   a.D = p.D.present() ? static_cast<const float*>(p.D.data) : nullptr;
   a.D_stride = p.D.present() ? p.D.strides[0] : 0;
-  const fk::Execution e = fk::execution_for(s.log2_m, fk::kMaxFusedLog2, fk::kMaxRowLog2);
+  const fk::Execution e = fk::forward_execution_for(s.log2_m);
   if (e.split) {
     fk::launch_split_forward(a, fk::split_args(e, s.batch * s.channels, s.log2_m, ws + w.scratch),
                              p.u.dtype, stream);
+  } else if (e.unit_sweep) {
+    fk::launch_unit_sweep_forward(a, p.u.dtype, stream);
   } else {
     fk::launch_fused_forward(a, p.u.dtype, stream);
   }

@@ -1,4 +1,4 @@
-// Forward FFT convolution of long sequences (M = N/2 > 8192): the multi-kernel path.
+// Forward FFT convolution of long sequences (M = N/2 > 16384): the multi-kernel path.
 //
 //   first pass     w = u * pregate (packed, zero-padded) -> stage 0 -> workspace
 //   outer passes   stages 1 .. o-1 over the workspace (outer_pass.cu)

@@ -15,12 +15,17 @@ namespace fftconv_kernels {
 // forward_fused.cu: whole rows per block, M = 2^a.log2_m <= 8192.
 void launch_fused_forward(const ForwardArgs& a, DType dtype, cudaStream_t stream);
 
+// forward_unit_sweep.cu: M = 2^14 in one block of 99 KB, a unit at a time (unit_sweep.cuh).
+void launch_unit_sweep_forward(const ForwardArgs& a, DType dtype, cudaStream_t stream);
+
 // forward_split.cu: the multi-kernel path (outer passes + inner kernel on row pairs).
 void launch_split_forward(const ForwardArgs& a, const SplitArgs& s, DType dtype, cudaStream_t stream);
 
 // filter.cu: k_f from k, and dk from dk_f, whole channels per block (M <= 8192).
 void launch_filter_forward(const FilterArgs& a, cudaStream_t stream);
 void launch_filter_backward(const FilterBackwardArgs& a, cudaStream_t stream);
+// filter_unit_sweep.cu: k_f from k at M = 2^14 in one block of 99 KB (unit_sweep.cuh).
+void launch_unit_sweep_filter_forward(const FilterArgs& a, cudaStream_t stream);
 // filter_split.cu: the same through the multi-kernel path (s.sequences = padded channels for the
 // forward, dk's rows for the backward).
 void launch_split_filter_forward(const FilterArgs& a, const SplitArgs& s, cudaStream_t stream);

@@ -6,8 +6,8 @@
 Standard library only; no GPU needed. Every number is a model, stated with its assumptions:
 
 - HBM bytes: what the kernels must read and write once (activations, k_f shared by the batch,
-  the workspace passes of the multi-kernel path); L2 hits (the re-read of u for the D skip, k_f
-  for B > 1 after the first row) are not charged.
+  the workspace passes of the multi-kernel path); L2 hits (the re-read of u for the D skip and by
+  the second unit of the N = 32768 unit sweep, k_f for B > 1 after the first row) are not charged.
 - Tensor-core FLOPs: 12 wmma m16n16k16 products (3 split products x 4 real products of a complex
   16 x 16 matrix product) per 256-point tile and radix-16 stage, 2 * 16^3 flops each, forward and
   inverse transform.
@@ -34,6 +34,7 @@ HW = {
 }
 MAX_FUSED_LOG2 = 13  # fused forward up to M = 8192 (cuda/fftconv/execution.h)
 MAX_ROW_LOG2 = 12
+SWEEP_LOG2M = 14     # M = 16384 as a unit sweep (unit_sweep.cuh): fused, first stage in registers
 
 
 def plan(log2m: int) -> list[int]:
@@ -43,7 +44,7 @@ def plan(log2m: int) -> list[int]:
 
 
 def outer_stages(log2m: int) -> int:
-    if log2m <= MAX_FUSED_LOG2:
+    if log2m <= MAX_FUSED_LOG2 or log2m == SWEEP_LOG2M:
         return 0
     radices, rest, o = plan(log2m), log2m, 0
     while rest > MAX_ROW_LOG2:
@@ -60,7 +61,9 @@ def row_model(L: int, act_bytes: int, gated: bool, B: int) -> dict:
     log2m = int(math.log2(M))
     radices = plan(log2m)
     o = outer_stages(log2m)
-    inner = radices[o:]
+    # The unit sweep runs the radix-4 first stage in registers on load / store, the rest of the
+    # plan on rows of 2^12 points in shared memory.
+    inner = plan(MAX_ROW_LOG2) if log2m == SWEEP_LOG2M else radices[o:]
     acts = act_bytes * L * (4 if gated else 2)
     hbm = acts + 8 * M / B + 32 * M * o  # activations, k_f, workspace passes
     tc_stages = sum(1 for r in inner if r == 4)
@@ -149,6 +152,7 @@ BLOCKS = [
     ("filter_backward_kernel", 1 << 13, 13), ("fused_backward_kernel", 2 << 12, 12),
     ("forward_inner_kernel", 2 << 12, 12), ("filter_inner_kernel", 2 << 12, 12),
     ("filter_backward_inner_kernel", 2 << 12, 12), ("backward_inner_kernel", 2 << 12, 8),
+    ("unit_sweep_forward_kernel", 2 << 12, 12), ("unit_sweep_filter_kernel", 2 << 12, 12),
 ]
 
 

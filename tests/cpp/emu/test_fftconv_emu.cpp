@@ -1,7 +1,7 @@
 // The CUDA fftconv kernels (cuda/fftconv/) on the host emulator, at the C++ level: the radix plan
 // and its bin <-> position maps, the shared-memory budget of every block kernel against the 99 KB
 // every supported GPU gives (sm_86/sm_89), forward results against a naive float64 convolution for
-// the fused and the multi-kernel path, bitwise identical results for any emulator schedule (seed)
+// the fused, unit-sweep and multi-kernel paths, bitwise identical results for any emulator schedule (seed)
 // and worker count, and the launchers' argument errors. Standalone: prints "N passed, M failed".
 // (The op's full test matrix runs from Python: tests/test_fftconv*.py on the emu backend.)
 #include <cmath>
@@ -15,6 +15,7 @@
 #include "cuda/fftconv/fftconv_cuda.h"
 #include "cuda/fftconv/plan.cuh"
 #include "cuda/fftconv/shared_layout.cuh"
+#include "cuda/fftconv/unit_sweep.cuh"
 #include "emu_test.h"
 #include "serengeti/error.h"
 
@@ -81,6 +82,9 @@ void test_shared_budget() {
     check(bytes <= fk::kPortableSharedBytes,
           std::string("shared memory of ") + c.kernel + ": " + std::to_string(bytes) + " bytes <= 99 KB");
   }
+  const std::size_t sweep = fk::unit_sweep_layout().total;
+  check(sweep <= fk::kPortableSharedBytes,
+        "shared memory of the unit sweep (M = 16384): " + std::to_string(sweep) + " bytes <= 99 KB");
 }
 
 struct Problem {
@@ -163,8 +167,9 @@ double relative_error(const Problem& pr, const std::vector<float>& y) {
 }
 
 void test_forward() {
-  // fused (M = 8, 256), multi-kernel (L = 9000: M = 16384, one outer pass)
-  const int64_t shapes[][3] = {{2, 3, 5}, {1, 5, 300}, {1, 2, 9000}};
+  // fused (M = 8, 256), the unit sweep (L = 9000: M = 16384, on the default sm_86 device),
+  // multi-kernel (L = 17000: M = 32768, one outer pass)
+  const int64_t shapes[][3] = {{2, 3, 5}, {1, 5, 300}, {1, 2, 9000}, {1, 1, 17000}};
   for (const auto& s : shapes) {
     const Problem pr = make_problem(s[0], s[1], s[2], unsigned(s[2]));
     sg_emu::set_seed(1);
