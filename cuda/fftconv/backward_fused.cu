@@ -56,9 +56,7 @@ __global__ void __launch_bounds__(kThreads, 1) fused_backward_kernel(BackwardArg
   extern __shared__ __align__(128) unsigned char fftconv_shared[];
   const int log2_row = a.log2_m;
   const int row = 1 << log2_row;
-  const BlockShared sm = carve_shared(
-      fftconv_shared, make_shared_layout((2 * a.slots) << log2_row, log2_row, 0), log2_row);
-  prepare_block_constants(sm);
+  const BlockShared sm = open_block(fftconv_shared, (2 * a.slots) << log2_row, log2_row);
   const Plan plan = make_plan(log2_row);
   const int64_t channel_tiles = div_up(a.channels, a.slots);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;

@@ -84,9 +84,7 @@ __global__ void __launch_bounds__(kThreads, 1) backward_inner_kernel(BackwardArg
   const int log2_row = s.log2_row;
   const int P = s.units_per_block;
   const int b_slot = 2 * P;  // first slot of the gradient buffer
-  const BlockShared sm = carve_shared(
-      fftconv_shared, make_shared_layout((4 * P) << log2_row, log2_row, 0), log2_row);
-  prepare_block_constants(sm);
+  const BlockShared sm = open_block(fftconv_shared, (4 * P) << log2_row, log2_row);
   const RowSplit split = make_row_split(s.log2_m, log2_row);
   const int64_t per_sequence = int64_t(1) << (split.log2_rows - 1);  // units
   const int64_t groups = div_up(per_sequence, P);

@@ -29,15 +29,12 @@ __global__ void __launch_bounds__(kThreads, 1) filter_forward_kernel(FilterArgs 
   const int log2_row = a.log2_m;
   const int row = 1 << log2_row;
   const int64_t n = 2 * int64_t(row);
-  const BlockShared sm =
-      carve_shared(fftconv_shared, make_shared_layout(a.slots << log2_row, log2_row, 0), log2_row);
-  prepare_block_constants(sm);
+  const BlockShared sm = open_block(fftconv_shared, a.slots << log2_row, log2_row);
   const Plan plan = make_plan(log2_row);
   const int64_t blocks = div_up(a.padded_channels, a.slots);
 
   for (int64_t block = blockIdx.x; block < blocks; block += gridDim.x) {
-    const int64_t first = block * a.slots;
-    const int active = int(a.padded_channels - first < a.slots ? a.padded_channels - first : a.slots);
+    const auto [first, active] = block_items(block, a.padded_channels, a.slots);
     const int padded = round_slots_to_tiles(active, log2_row);
     for (int e = threadIdx.x; e < (padded << log2_row); e += blockDim.x) {
       const int slot = e >> log2_row;
@@ -72,15 +69,12 @@ __global__ void __launch_bounds__(kThreads, 1) filter_backward_kernel(FilterBack
   const int log2_row = a.log2_m;
   const int row = 1 << log2_row;
   const int64_t n = 2 * int64_t(row);
-  const BlockShared sm =
-      carve_shared(fftconv_shared, make_shared_layout(a.slots << log2_row, log2_row, 0), log2_row);
-  prepare_block_constants(sm);
+  const BlockShared sm = open_block(fftconv_shared, a.slots << log2_row, log2_row);
   const Plan plan = make_plan(log2_row);
   const int64_t blocks = div_up(a.channels, a.slots);
 
   for (int64_t block = blockIdx.x; block < blocks; block += gridDim.x) {
-    const int64_t first = block * a.slots;
-    const int active = int(a.channels - first < a.slots ? a.channels - first : a.slots);
+    const auto [first, active] = block_items(block, a.channels, a.slots);
     const int padded = round_slots_to_tiles(active, log2_row);
     // Y' from dk_f: unfold pair by pair straight from global memory into the planes.
     const int pairs = row / 2 + 1;

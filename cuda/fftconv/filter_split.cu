@@ -33,62 +33,40 @@ __global__ void __launch_bounds__(kPassThreads) filter_first_pass_kernel(FilterA
 
 __global__ void __launch_bounds__(kThreads, 1) filter_inner_kernel(FilterArgs a, SplitArgs s) {
   extern __shared__ __align__(128) unsigned char fftconv_shared[];
-  const int log2_row = s.log2_row;
-  const BlockShared sm = carve_shared(
-      fftconv_shared, make_shared_layout((2 * s.units_per_block) << log2_row, log2_row, 0), log2_row);
-  prepare_block_constants(sm);
-  const RowSplit split = make_row_split(s.log2_m, log2_row);
+  const BlockShared sm = open_block(fftconv_shared, (2 * s.units_per_block) << s.log2_row, s.log2_row);
+  const RowSplit split = make_row_split(s.log2_m, s.log2_row);
   const int64_t per_sequence = int64_t(1) << (split.log2_rows - 1);
   const int64_t units = s.sequences * per_sequence;
 
   for (int64_t block = blockIdx.x; block * s.units_per_block < units; block += gridDim.x) {
-    const int64_t first = block * s.units_per_block;
-    const int active = int(units - first < s.units_per_block ? units - first : s.units_per_block);
-    load_unit_rows(sm, split, s.ws, first, active, 0);
-    __syncthreads();
-    SlotRanges ranges;
-    ranges.add(0, round_slots_to_tiles(2 * active, log2_row));
-    transform_slots<false>(sm, ranges);
-    const int items = split.items_per_unit();
-    for (int item = threadIdx.x; item < active * items; item += blockDim.x) {
-      const int j = item / items;
-      SpectrumPair sp;
-      if (!unit_pair(split, int((first + j) % per_sequence), item - j * items, 2 * j, 2 * j + 1, &sp))
-        continue;
+    const BlockItems in = block_items(block, units, s.units_per_block);
+    transform_unit_rows(sm, split, s.ws, in.first, in.active);
+    for_each_unit_pair(split, in.first, in.active, [&](int j, const SpectrumPair& sp) {
       float2 x, y;
       load_folded_pair(sm, sp, x, y);
-      store_spectrum_pair(a.k_f + ((first + j) / per_sequence << s.log2_m), sp, x, y);
-    }
+      store_spectrum_pair(a.k_f + ((in.first + j) / per_sequence << s.log2_m), sp, x, y);
+    });
     __syncthreads();
   }
 }
 
 __global__ void __launch_bounds__(kThreads, 1) filter_backward_inner_kernel(FilterBackwardArgs a, SplitArgs s) {
   extern __shared__ __align__(128) unsigned char fftconv_shared[];
-  const int log2_row = s.log2_row;
-  const BlockShared sm = carve_shared(
-      fftconv_shared, make_shared_layout((2 * s.units_per_block) << log2_row, log2_row, 0), log2_row);
-  prepare_block_constants(sm);
-  const RowSplit split = make_row_split(s.log2_m, log2_row);
+  const BlockShared sm = open_block(fftconv_shared, (2 * s.units_per_block) << s.log2_row, s.log2_row);
+  const RowSplit split = make_row_split(s.log2_m, s.log2_row);
   const int64_t per_sequence = int64_t(1) << (split.log2_rows - 1);
   const int64_t units = s.sequences * per_sequence;
 
   for (int64_t block = blockIdx.x; block * s.units_per_block < units; block += gridDim.x) {
-    const int64_t first = block * s.units_per_block;
-    const int active = int(units - first < s.units_per_block ? units - first : s.units_per_block);
-    const int items = split.items_per_unit();
-    for (int item = threadIdx.x; item < active * items; item += blockDim.x) {
-      const int j = item / items;
-      SpectrumPair sp;
-      if (!unit_pair(split, int((first + j) % per_sequence), item - j * items, 2 * j, 2 * j + 1, &sp))
-        continue;
-      unfold_gradient_pair(sm, sp, a.dk_f + ((first + j) / per_sequence << s.log2_m));
-    }
+    const BlockItems in = block_items(block, units, s.units_per_block);
+    for_each_unit_pair(split, in.first, in.active, [&](int j, const SpectrumPair& sp) {
+      unfold_gradient_pair(sm, sp, a.dk_f + ((in.first + j) / per_sequence << s.log2_m));
+    });
     __syncthreads();
     SlotRanges ranges;
-    ranges.add(0, round_slots_to_tiles(2 * active, log2_row));
+    ranges.add(0, round_slots_to_tiles(2 * in.active, s.log2_row));
     transform_slots<true>(sm, ranges);
-    store_unit_rows(sm, split, s.ws, first, active, 0);
+    store_unit_rows(sm, split, s.ws, in.first, in.active, 0);
     __syncthreads();
   }
 }

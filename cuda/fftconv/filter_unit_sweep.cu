@@ -8,6 +8,7 @@
 #include "cuda/fftconv/kernel_args.cuh"
 #include "cuda/fftconv/kernel_launchers.h"
 #include "cuda/fftconv/launch_helpers.cuh"
+#include "cuda/fftconv/row_io.cuh"
 #include "cuda/fftconv/spectrum.cuh"
 #include "cuda/fftconv/transform.cuh"
 #include "cuda/fftconv/unit_sweep.cuh"
@@ -19,26 +20,19 @@ namespace {
 
 __global__ void __launch_bounds__(kThreads, 1) unit_sweep_filter_kernel(FilterArgs a) {
   extern __shared__ __align__(128) unsigned char fftconv_shared[];
-  const BlockShared sm = carve_shared(fftconv_shared, unit_sweep_layout(), kSweepLog2Row);
-  prepare_block_constants(sm);
+  const BlockShared sm = open_block(fftconv_shared, 2 * kSweepRow, kSweepLog2Row);
   const RowSplit split = unit_sweep_split();
   const PlacedTapsSource source{a.k, a.placement, a.channels, int64_t(2) << kSweepLog2M};
 
   for (int64_t channel = blockIdx.x; channel < a.padded_channels; channel += gridDim.x) {
     float2* k_f = a.k_f + (channel << kSweepLog2M);
     for (int unit = 0; unit < kSweepUnits; ++unit) {
-      load_unit_first_stage(sm, split, source, channel, unit);
-      __syncthreads();
-      SlotRanges ranges;
-      ranges.add(0, 2);
-      transform_slots<false>(sm, ranges);
-      for (int item = threadIdx.x; item < split.items_per_unit(); item += blockDim.x) {
-        SpectrumPair sp;
-        if (!unit_pair(split, unit, item, 0, 1, &sp)) continue;
+      transform_unit_first_stage(sm, split, source, channel, unit);
+      for_each_unit_pair(split, unit, 1, [&](int, const SpectrumPair& sp) {
         float2 x, y;
         load_folded_pair(sm, sp, x, y);
         store_spectrum_pair(k_f, sp, x, y);
-      }
+      });
       __syncthreads();  // the next unit overwrites the planes
     }
   }

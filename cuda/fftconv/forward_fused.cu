@@ -32,16 +32,13 @@ __global__ void __launch_bounds__(kThreads, 1) fused_forward_kernel(ForwardArgs 
   extern __shared__ __align__(128) unsigned char fftconv_shared[];
   const int log2_row = a.log2_m;
   const int row = 1 << log2_row;
-  const BlockShared sm =
-      carve_shared(fftconv_shared, make_shared_layout(a.slots << log2_row, log2_row, 0), log2_row);
-  prepare_block_constants(sm);
+  const BlockShared sm = open_block(fftconv_shared, a.slots << log2_row, log2_row);
   const Plan plan = make_plan(log2_row);
   const int64_t rows = a.batch * a.channels;
   const int64_t blocks = div_up(rows, a.slots);
 
   for (int64_t block = blockIdx.x; block < blocks; block += gridDim.x) {
-    const int64_t first = block * a.slots;
-    const int active = int(rows - first < a.slots ? rows - first : a.slots);
+    const auto [first, active] = block_items(block, rows, a.slots);
     const int padded = round_slots_to_tiles(active, log2_row);
 
     for (int e = threadIdx.x; e < (padded << log2_row); e += blockDim.x) {

@@ -48,38 +48,21 @@ __global__ void __launch_bounds__(kPassThreads) forward_last_pass_kernel(Forward
 
 __global__ void __launch_bounds__(kThreads, 1) forward_inner_kernel(ForwardArgs a, SplitArgs s) {
   extern __shared__ __align__(128) unsigned char fftconv_shared[];
-  const int log2_row = s.log2_row;
-  const int slots = 2 * s.units_per_block;
-  const BlockShared sm =
-      carve_shared(fftconv_shared, make_shared_layout(slots << log2_row, log2_row, 0), log2_row);
-  prepare_block_constants(sm);
-  const RowSplit split = make_row_split(s.log2_m, log2_row);
+  const BlockShared sm = open_block(fftconv_shared, (2 * s.units_per_block) << s.log2_row, s.log2_row);
+  const RowSplit split = make_row_split(s.log2_m, s.log2_row);
   const int64_t units = s.sequences << (split.log2_rows - 1);
   const int64_t m = int64_t(1) << s.log2_m;
 
   for (int64_t block = blockIdx.x; block * s.units_per_block < units; block += gridDim.x) {
-    const int64_t first = block * s.units_per_block;
-    const int active = int(units - first < s.units_per_block ? units - first : s.units_per_block);
-    load_unit_rows(sm, split, s.ws, first, active, 0);
-    __syncthreads();
-    SlotRanges ranges;
-    ranges.add(0, round_slots_to_tiles(2 * active, log2_row));
-    transform_slots<false>(sm, ranges);
-
-    const int items = split.items_per_unit();
-    for (int item = threadIdx.x; item < active * items; item += blockDim.x) {
-      const int j = item / items;
-      SpectrumPair sp;
-      if (!unit_pair(split, int((first + j) % (int64_t(1) << (split.log2_rows - 1))), item - j * items,
-                     2 * j, 2 * j + 1, &sp))
-        continue;
-      const int64_t sequence = (first + j) >> (split.log2_rows - 1);
-      const float2* k = a.k_f + (sequence % a.channels) * m;
-      convolve_pair(sm, sp, k);
-    }
+    const BlockItems in = block_items(block, units, s.units_per_block);
+    const SlotRanges ranges = transform_unit_rows(sm, split, s.ws, in.first, in.active);
+    for_each_unit_pair(split, in.first, in.active, [&](int j, const SpectrumPair& sp) {
+      const int64_t sequence = (in.first + j) >> (split.log2_rows - 1);
+      convolve_pair(sm, sp, a.k_f + (sequence % a.channels) * m);
+    });
     __syncthreads();
     transform_slots<true>(sm, ranges);
-    store_unit_rows(sm, split, s.ws, first, active, 0);
+    store_unit_rows(sm, split, s.ws, in.first, in.active, 0);
     __syncthreads();
   }
 }

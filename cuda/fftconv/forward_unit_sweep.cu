@@ -16,6 +16,7 @@
 #include "cuda/fftconv/kernel_args.cuh"
 #include "cuda/fftconv/kernel_launchers.h"
 #include "cuda/fftconv/launch_helpers.cuh"
+#include "cuda/fftconv/row_io.cuh"
 #include "cuda/fftconv/signal_io.cuh"
 #include "cuda/fftconv/spectrum.cuh"
 #include "cuda/fftconv/transform.cuh"
@@ -29,8 +30,7 @@ namespace {
 template <class T>
 __global__ void __launch_bounds__(kThreads, 1) unit_sweep_forward_kernel(ForwardArgs a) {
   extern __shared__ __align__(128) unsigned char fftconv_shared[];
-  const BlockShared sm = carve_shared(fftconv_shared, unit_sweep_layout(), kSweepLog2Row);
-  prepare_block_constants(sm);
+  const BlockShared sm = open_block(fftconv_shared, 2 * kSweepRow, kSweepLog2Row);
   const RowSplit split = unit_sweep_split();
   const GatedSignalSource<T> source{a.u, a.pregate, a.channels, a.length};
   const int64_t sequences = a.batch * a.channels;
@@ -42,15 +42,8 @@ __global__ void __launch_bounds__(kThreads, 1) unit_sweep_forward_kernel(Forward
     for (int j = 0; j < kSweepOutputs; ++j) out[j] = make_float2(0.0f, 0.0f);
 
     for (int unit = 0; unit < kSweepUnits; ++unit) {
-      load_unit_first_stage(sm, split, source, sequence, unit);
-      __syncthreads();  // the rows (and, the first time, the block constants) are in place
-      SlotRanges ranges;
-      ranges.add(0, 2);
-      transform_slots<false>(sm, ranges);
-      for (int item = threadIdx.x; item < split.items_per_unit(); item += blockDim.x) {
-        SpectrumPair sp;
-        if (unit_pair(split, unit, item, 0, 1, &sp)) convolve_pair(sm, sp, k);
-      }
+      const SlotRanges ranges = transform_unit_first_stage(sm, split, source, sequence, unit);
+      for_each_unit_pair(split, unit, 1, [&](int, const SpectrumPair& sp) { convolve_pair(sm, sp, k); });
       __syncthreads();
       transform_slots<true>(sm, ranges);
       accumulate_unit_last_stage(sm, split, unit, out);

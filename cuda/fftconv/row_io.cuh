@@ -1,5 +1,5 @@
-// Moving a block's slots between shared memory and workspace rows (multi-kernel path), and the
-// unit -> (sequence, rows) bookkeeping of the inner kernels.
+// Moving a block's slots between shared memory and workspace rows (multi-kernel path), the
+// unit -> (sequence, rows) bookkeeping of the inner kernels, and their walk over bin pairs.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -9,6 +9,7 @@
 #include "cuda/emu/sg_launch.h"
 #include "cuda/fftconv/shared_layout.cuh"
 #include "cuda/fftconv/spectrum.cuh"
+#include "cuda/fftconv/transform.cuh"
 
 namespace serengeti {
 namespace SG_KERNEL_NAMESPACE {
@@ -56,6 +57,31 @@ __device__ __forceinline__ void store_unit_rows(const BlockShared& sm, const Row
     const UnitRows r = unit_rows(split, first_unit + slot / 2);
     ws[(r.sequence << log2_m) + (int64_t(r.row[slot & 1]) << log2_row) + n] =
         make_float2(sm.re[((first_slot + slot) << log2_row) + n], sm.im[((first_slot + slot) << log2_row) + n]);
+  }
+}
+
+// Slots 0 .. 2 active - 1 <- the rows of units first .. first + active - 1 of ws, forward
+// transformed (all threads; ends synchronised). Returns the slot ranges, for the inverse.
+__device__ __forceinline__ SlotRanges transform_unit_rows(const BlockShared& sm, const RowSplit& split,
+                                                         const float2* ws, int64_t first, int active) {
+  load_unit_rows(sm, split, ws, first, active, 0);
+  __syncthreads();
+  SlotRanges ranges;
+  ranges.add(0, round_slots_to_tiles(2 * active, split.inner.log2_size));
+  transform_slots<false>(sm, ranges);
+  return ranges;
+}
+
+// f(j, pair) for every bin pair of units first .. first + active - 1, unit j of the block in
+// slots 2j and 2j + 1, spread over the block's threads. No barrier inside.
+template <class F>
+__device__ __forceinline__ void for_each_unit_pair(const RowSplit& split, int64_t first, int active, F&& f) {
+  const int64_t per_sequence = int64_t(1) << (split.log2_rows - 1);
+  const int items = split.items_per_unit();
+  for (int item = threadIdx.x; item < active * items; item += blockDim.x) {
+    const int j = item / items;
+    SpectrumPair sp;
+    if (unit_pair(split, int((first + j) % per_sequence), item - j * items, 2 * j, 2 * j + 1, &sp)) f(j, sp);
   }
 }
 

@@ -155,6 +155,26 @@ __device__ __forceinline__ void prepare_block_constants(const BlockShared& sm) {
   fill_dft16_matrices(sm.dft);
 }
 
+// A block kernel's start: its dynamic shared memory (`base`, the kernel's extern __shared__
+// array) carved for `points` complex points in rows of 2^log2_row, with the twiddle table and the
+// DFT matrices filled (all threads; the kernel's first __syncthreads makes them visible).
+__device__ __forceinline__ BlockShared open_block(unsigned char* base, int points, int log2_row) {
+  const BlockShared sm = carve_shared(base, make_shared_layout(points, log2_row, 0), log2_row);
+  prepare_block_constants(sm);
+  return sm;
+}
+
+// The items (rows, channels or units) a block takes in one turn of its grid-stride loop:
+// [first, first + active), active = per_block except at the end.
+struct BlockItems {
+  int64_t first;
+  int active;
+};
+__device__ __forceinline__ BlockItems block_items(int64_t block, int64_t total, int per_block) {
+  const int64_t first = block * per_block;
+  return BlockItems{first, int(total - first < per_block ? total - first : per_block)};
+}
+
 }  // namespace fftconv_kernels
 }  // namespace SG_KERNEL_NAMESPACE
 }  // namespace serengeti

@@ -24,6 +24,7 @@
 #include "cuda/fftconv/outer_pass.cuh"
 #include "cuda/fftconv/shared_layout.cuh"
 #include "cuda/fftconv/spectrum.cuh"
+#include "cuda/fftconv/transform.cuh"
 
 namespace serengeti {
 namespace SG_KERNEL_NAMESPACE {
@@ -70,6 +71,20 @@ __device__ __forceinline__ void load_unit_first_stage(const BlockShared& sm, con
     sm.re[e] = a.x;
     sm.im[e] = a.y;
   }
+}
+
+// The unit's two rows loaded through stage 0 and forward transformed (all threads; ends
+// synchronised). Returns the slot ranges, for the inverse.
+template <class Source>
+__device__ __forceinline__ SlotRanges transform_unit_first_stage(const BlockShared& sm, const RowSplit& split,
+                                                                 const Source& source, int64_t sequence,
+                                                                 int unit) {
+  load_unit_first_stage(sm, split, source, sequence, unit);
+  __syncthreads();  // the rows (and, the first time, the block constants) are in place
+  SlotRanges ranges;
+  ranges.add(0, 2);
+  transform_slots<false>(sm, ranges);
+  return ranges;
 }
 
 // out[j] (packed position threadIdx.x + kThreads j) += the unit's share of the inverse stage 0,

@@ -37,6 +37,28 @@ def is_int(x: object) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
+def check_shell_fields(config: Any, positive: Tuple[str, ...]) -> None:
+    """Validate and normalise the GPT-shell fields of a family config in place: the ``positive``
+    int fields, ``d_inner`` (None -> 4 d_model) and ``attn_layer_idx`` (None, an int or a list ->
+    a sorted tuple of distinct layer indices in [0, n_layer)). ValueError names the field."""
+    for name in positive:
+        value = getattr(config, name)
+        if not is_int(value) or value < 1:
+            raise ValueError(f"{name}: expected a positive int, got {value!r}")
+    if config.d_inner is None:
+        config.d_inner = 4 * config.d_model
+    if not is_int(config.d_inner) or config.d_inner < 1:
+        raise ValueError(f"d_inner: expected a positive int or None, got {config.d_inner!r}")
+    idx = config.attn_layer_idx
+    idx = () if idx is None else ((idx,) if is_int(idx) else idx)
+    if not isinstance(idx, (list, tuple)) or not all(is_int(i) for i in idx):
+        raise ValueError(f"attn_layer_idx: expected a list of layer indices, got {config.attn_layer_idx!r}")
+    if len(set(idx)) != len(idx) or any(not 0 <= i < config.n_layer for i in idx):
+        raise ValueError(f"attn_layer_idx: expected distinct indices in [0, n_layer = {config.n_layer}), "
+                         f"got {list(idx)}")
+    config.attn_layer_idx = tuple(sorted(idx))
+
+
 def strip_lightning_prefix(sd: Mapping[str, Tensor], marker: str = LIGHTNING_PREFIX) -> Optional[StateDict]:
     """The network of a Lightning checkpoint, or None when ``sd`` is not one.
 

@@ -27,7 +27,8 @@ from torch import nn
 from serengeti.models.family import ModelFamily, StateDict
 from serengeti.models.gpt_backbone import GPTShellLM
 from serengeti.models.gpt_checkpoint import (GPT2_PADDED_VOCAB, GPT2_VOCAB, LAYER_KEY, check_attn_layer_idx,
-                                             infer_shell, is_int, optional_keys, shape, strip_lightning_prefix)
+                                             check_shell_fields, infer_shell, is_int, optional_keys, shape,
+                                             strip_lightning_prefix)
 from serengeti.nn.attention import Attention
 from serengeti.nn.h3 import H3, MEASURES, MODES
 
@@ -60,24 +61,7 @@ class H3Config:
     ssm_cfg: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("d_model", "n_layer", "vocab_size"):
-            value = getattr(self, name)
-            if not is_int(value) or value < 1:
-                raise ValueError(f"{name}: expected a positive int, got {value!r}")
-        if self.d_inner is None:
-            self.d_inner = 4 * self.d_model
-        if not is_int(self.d_inner) or self.d_inner < 1:
-            raise ValueError(f"d_inner: expected a positive int or None, got {self.d_inner!r}")
-        idx = self.attn_layer_idx
-        if idx is None:
-            idx = ()
-        elif is_int(idx):
-            idx = (idx,)
-        if not isinstance(idx, (list, tuple)) or not all(is_int(i) for i in idx):
-            raise ValueError(f"attn_layer_idx: expected a list of layer indices, got {self.attn_layer_idx!r}")
-        if len(set(idx)) != len(idx) or any(not 0 <= i < self.n_layer for i in idx):
-            raise ValueError(f"attn_layer_idx: expected distinct indices in [0, n_layer = {self.n_layer}), got {list(idx)}")
-        self.attn_layer_idx = tuple(sorted(idx))
+        check_shell_fields(self, ("d_model", "n_layer", "vocab_size"))
         self.attn_cfg = self._section("attn_cfg", self.attn_cfg, _ATTN_DEFAULTS)
         self.ssm_cfg = self._section("ssm_cfg", self.ssm_cfg, _SSM_DEFAULTS)
         self._check_attn()

@@ -30,7 +30,8 @@ from torch import nn
 from serengeti.models.family import ModelFamily, StateDict
 from serengeti.models.gpt_backbone import GPTShellLM
 from serengeti.models.gpt_checkpoint import (GPT2_PADDED_VOCAB, GPT2_VOCAB, LIGHTNING_PREFIX, check_attn_layer_idx,
-                                             infer_shell, is_int, optional_keys, shape, strip_lightning_prefix)
+                                             check_shell_fields, infer_shell, is_int, optional_keys, shape,
+                                             strip_lightning_prefix)
 from serengeti.nn.attention import Attention
 from serengeti.nn.distill import DEFAULT_MAX_RADIUS, DistillReport
 from serengeti.nn.hyena import HyenaOperator
@@ -140,26 +141,11 @@ class HyenaConfig:
     pad_vocab_size_multiple: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("d_model", "n_layer", "vocab_size", "pad_vocab_size_multiple"):
-            value = getattr(self, name)
-            if not is_int(value) or value < 1:
-                raise ValueError(f"{name}: expected a positive int, got {value!r}")
-        if self.d_inner is None:
-            self.d_inner = 4 * self.d_model
-        if not is_int(self.d_inner) or self.d_inner < 1:
-            raise ValueError(f"d_inner: expected a positive int or None, got {self.d_inner!r}")
+        check_shell_fields(self, ("d_model", "n_layer", "vocab_size", "pad_vocab_size_multiple"))
         if isinstance(self.layer, Mapping):
             self.layer = HyenaLayerConfig.from_dict(self.layer)
         if not isinstance(self.layer, HyenaLayerConfig):
             raise ValueError(f"layer: expected a HyenaLayerConfig or a mapping, got {type(self.layer).__name__}")
-        idx = self.attn_layer_idx
-        idx = () if idx is None else ((idx,) if is_int(idx) else idx)
-        if not isinstance(idx, (list, tuple)) or not all(is_int(i) for i in idx):
-            raise ValueError(f"attn_layer_idx: expected a list of layer indices, got {self.attn_layer_idx!r}")
-        if len(set(idx)) != len(idx) or any(not 0 <= i < self.n_layer for i in idx):
-            raise ValueError(f"attn_layer_idx: expected distinct indices in [0, n_layer={self.n_layer}), "
-                             f"got {list(idx)}")
-        self.attn_layer_idx = tuple(sorted(idx))
         cfg = self.attn_cfg if self.attn_cfg is not None else {}
         if not isinstance(cfg, Mapping):
             raise ValueError(f"attn_cfg: expected a mapping, got {type(cfg).__name__}")
