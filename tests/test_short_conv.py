@@ -202,6 +202,38 @@ def test_step_equals_forward(backend, K, dtype):
     assert torch.equal(x, x_before)
 
 
+STEP_LAYOUTS = ["dense", "dense-weights-in-x-dtype", "strided-x", "transposed-state", "strided-weight"]
+
+
+@pytest.mark.parametrize("layout", STEP_LAYOUTS)
+@pytest.mark.parametrize("K", [1, 2, 3, 4, 5, 64])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16],
+                         ids=lambda d: str(d).replace("torch.", ""))
+def test_step_layouts(backend, K, dtype, layout):
+    """One step against the float64 reference for every memory layout the step takes: the dense
+    one models use (x, y, state and weight consecutive per channel; K = 2..4 as template constants,
+    other K at run time; weights float32 or in x's dtype) and strided ones (generic path). The state
+    is shifted exactly (stored bits move), x and the weights are left alone."""
+    dev = device_for(backend)
+    B, C = 3, 19
+    x3, w, b, s = _inputs(B, C, 1, K, dtype, dev, seed=K + 7, state=True)
+    x = x3[..., 0].contiguous()
+    if layout == "dense-weights-in-x-dtype":
+        w, b = w.to(dtype), b.to(dtype)
+    elif layout == "strided-x":
+        x = torch.stack([x, torch.zeros_like(x)], dim=-1)[..., 0]  # channel stride 2
+    elif layout == "transposed-state":
+        s = s.transpose(1, 2).contiguous().transpose(1, 2)  # (B, C, K-1) with channel stride 1
+    elif layout == "strided-weight":
+        w = w.t().contiguous().t()
+    state, x_before, w_before = s.clone(), x.clone(), w.clone()
+    y = short_conv_step(x, state, w, b, "silu" if K % 2 else None)
+    y_ref, state_ref = reference.short_conv_step(x, s, w, b, "silu" if K % 2 else None)
+    assert_close(y, y_ref, reference.short_conv_step(x.abs(), s.abs(), w.abs(), b.abs())[0], dtype)
+    assert torch.equal(state.cpu(), state_ref.to(dtype).cpu()), "the state shifts by one and appends x"
+    assert torch.equal(x, x_before) and torch.equal(w, w_before)
+
+
 ERROR_CASES = [
     ("x", lambda x, w, b, s: short_conv(x[0], w, b)),
     ("x", lambda x, w, b, s: short_conv(x.int(), w, b)),
