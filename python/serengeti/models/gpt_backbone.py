@@ -6,15 +6,25 @@ Pre-LN blocks: ``r += mixer(norm1 r); r += mlp(norm2 r)``; logits = ``lm_head(ln
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from typing import Any, Mapping, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
 
 from serengeti.models.base import LanguageModel
+from serengeti.nn.attention import Attention
 from serengeti.nn.base import LayerCache, SequenceMixer
 from serengeti.nn.mlp import GeluMLP
 from serengeti.nn.norms import LayerNorm
+
+
+def shell_attention(d_model: int, attn_cfg: Mapping[str, Any], *, device=None, dtype=None) -> Attention:
+    """The shell's attention mixer (``mixer.Wqkv``, ``mixer.out_proj``, both with bias): multi-head
+    attention with ``attn_cfg['num_heads']`` heads and NeoX rotary over ``rotary_emb_dim`` dims of
+    each head (0: none) with base ``rotary_emb_base``."""
+    return Attention(d_model, attn_cfg["num_heads"], qkv_bias=True, out_bias=True,
+                     rotary_dim=attn_cfg["rotary_emb_dim"], rotary_base=attn_cfg["rotary_emb_base"],
+                     device=device, dtype=dtype)
 
 
 class PreNormBlock(nn.Module):

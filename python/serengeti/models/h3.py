@@ -25,11 +25,10 @@ import torch
 from torch import nn
 
 from serengeti.models.family import ModelFamily, StateDict
-from serengeti.models.gpt_backbone import GPTShellLM
+from serengeti.models.gpt_backbone import GPTShellLM, shell_attention
 from serengeti.models.gpt_checkpoint import (GPT2_PADDED_VOCAB, GPT2_VOCAB, LAYER_KEY, check_attn_layer_idx,
                                              check_shell_fields, infer_shell, is_int, optional_keys, shape,
                                              strip_lightning_prefix)
-from serengeti.nn.attention import Attention
 from serengeti.nn.h3 import H3, MEASURES, MODES
 
 _ATTN_DEFAULTS: Dict[str, Any] = {"num_heads": None, "rotary_emb_dim": 0, "rotary_emb_base": 10000.0}
@@ -193,9 +192,7 @@ class H3LM(GPTShellLM):
         mixers: List[nn.Module] = []
         for i in range(config.n_layer):
             if i in config.attn_layer_idx:
-                mixers.append(Attention(d, a["num_heads"], qkv_bias=True, out_bias=True,
-                                        rotary_dim=a["rotary_emb_dim"], rotary_base=a["rotary_emb_base"],
-                                        device=device, dtype=dtype))
+                mixers.append(shell_attention(d, a, device=device, dtype=dtype))
             else:
                 mixers.append(H3(d, d_state=s["d_state"], head_dim=s["head_dim"], mode=s["mode"],
                                  measure=s["measure"], device=device, dtype=dtype))

@@ -28,11 +28,10 @@ import torch
 from torch import nn
 
 from serengeti.models.family import ModelFamily, StateDict
-from serengeti.models.gpt_backbone import GPTShellLM
+from serengeti.models.gpt_backbone import GPTShellLM, shell_attention
 from serengeti.models.gpt_checkpoint import (GPT2_PADDED_VOCAB, GPT2_VOCAB, LIGHTNING_PREFIX, check_attn_layer_idx,
                                              check_shell_fields, infer_shell, is_int, optional_keys, shape,
                                              strip_lightning_prefix)
-from serengeti.nn.attention import Attention
 from serengeti.nn.distill import DEFAULT_MAX_RADIUS, DistillReport
 from serengeti.nn.hyena import HyenaOperator
 
@@ -263,9 +262,7 @@ class HyenaLM(GPTShellLM):
         mixers: List[nn.Module] = []
         for i in range(config.n_layer):
             if i in config.attn_layer_idx:
-                mixers.append(Attention(d, a["num_heads"], qkv_bias=True, out_bias=True,
-                                        rotary_dim=a["rotary_emb_dim"], rotary_base=a["rotary_emb_base"],
-                                        device=device, dtype=dtype))
+                mixers.append(shell_attention(d, a, device=device, dtype=dtype))
             else:
                 mixers.append(HyenaOperator(
                     d, c.l_max, order=c.order, filter_order=c.filter_order, emb_dim=c.emb_dim,
