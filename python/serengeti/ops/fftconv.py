@@ -26,9 +26,9 @@ import torch
 from torch import Tensor
 
 from serengeti import _C
-from serengeti._runtime import backend_for, device_guard, get_num_threads
 from serengeti.ops._checks import (ACTIVATION_DTYPES, check_bool, check_dtype, check_same_device,
                                    check_tensor)
+from serengeti.ops._launch import run_native
 from serengeti.ops._views import describe
 
 LANES = 8  # channels per packed-spectrum group (the CPU engine's SIMD width)
@@ -50,27 +50,6 @@ def spectrum_shape(H: int, L: int) -> Tuple[int, int, int, int]:
     return ((H + LANES - 1) // LANES, fft_size(L) // 2, 2, LANES)
 
 
-def _stream(t: Tensor) -> int:
-    return torch.cuda.current_stream(t.device).cuda_stream if t.device.type == "cuda" else 0
-
-
-class _Workspace(tuple):
-    """(data_ptr, bytes) of scratch memory a kernel asked for; keeps the tensor alive."""
-
-    tensor: Optional[Tensor] = None
-
-
-def _workspace(nbytes: int, device: torch.device) -> _Workspace:
-    """Scratch memory for the CUDA kernels (filter spectra, long-transform intermediates, partial
-    sums), from torch's allocator on the tensors' device; (0, 0) when none is needed."""
-    if nbytes == 0:
-        return _Workspace((0, 0))
-    tensor = torch.empty(nbytes, dtype=torch.uint8, device=device)
-    ws = _Workspace((tensor.data_ptr(), nbytes))
-    ws.tensor = tensor
-    return ws
-
-
 # ----------------------------------------------------------------------------------------------
 # The ops
 # ----------------------------------------------------------------------------------------------
@@ -81,10 +60,7 @@ def _fftconv_fwd(u: Tensor, k: Optional[Tensor], k_f: Optional[Tensor], D: Optio
     y = torch.empty(u.shape, dtype=u.dtype, device=u.device)
     args = (describe(u), describe(k), describe(k_f), describe(D), describe(pregate),
             describe(postgate), bidirectional, describe(y))
-    backend, threads = backend_for(u), get_num_threads()
-    with device_guard(u):  # size the workspace for, and launch on, the tensors' GPU (current stream)
-        ws = _workspace(_C.fftconv_forward_workspace_bytes(*args, backend, threads), u.device)
-        _C.fftconv_forward(*args, *ws, backend, threads, _stream(u))
+    run_native(u, _C.fftconv_forward_workspace_bytes, _C.fftconv_forward, args)
     return y
 
 
@@ -115,10 +91,7 @@ def _fftconv_bwd(dy: Tensor, u: Tensor, k: Optional[Tensor], k_f: Optional[Tenso
     du, dk, dk_f, dD, dpre, dpost = [describe(g) if need else None for g, need in zip(grads, needs)]
     args = (describe(dy), describe(u), describe(k), describe(k_f), describe(D), describe(pregate),
             describe(postgate), bidirectional, du, dk, dk_f, dD, dpre, dpost)
-    backend, threads = backend_for(u), get_num_threads()
-    with device_guard(u):  # size the workspace for, and launch on, the tensors' GPU (current stream)
-        ws = _workspace(_C.fftconv_backward_workspace_bytes(*args, backend, threads), u.device)
-        _C.fftconv_backward(*args, *ws, backend, threads, _stream(u))
+    run_native(u, _C.fftconv_backward_workspace_bytes, _C.fftconv_backward, args)
     return grads
 
 
@@ -151,10 +124,7 @@ _fftconv_fwd.register_autograd(_fftconv_backward, setup_context=_fftconv_setup_c
 def _fft_filter(k: Tensor, L: int, bidirectional: bool) -> Tensor:
     k_f = torch.empty(spectrum_shape(k.shape[0], L), dtype=k.dtype, device=k.device)
     args = (describe(k), L, bidirectional, describe(k_f))
-    backend, threads = backend_for(k), get_num_threads()
-    with device_guard(k):  # size the workspace for, and launch on, the tensors' GPU (current stream)
-        ws = _workspace(_C.fft_filter_forward_workspace_bytes(*args, backend, threads), k.device)
-        _C.fft_filter_forward(*args, *ws, backend, threads, _stream(k))
+    run_native(k, _C.fft_filter_forward_workspace_bytes, _C.fft_filter_forward, args)
     return k_f
 
 
@@ -168,10 +138,7 @@ def _fft_filter_bwd(dk_f: Tensor, Lk: int, L: int, bidirectional: bool) -> Tenso
     H = dk_f.shape[0] * LANES
     dk = torch.empty((H, Lk), dtype=dk_f.dtype, device=dk_f.device)
     args = (describe(dk_f), L, bidirectional, describe(dk))
-    backend, threads = backend_for(dk_f), get_num_threads()
-    with device_guard(dk_f):  # size the workspace for, and launch on, the tensors' GPU (current stream)
-        ws = _workspace(_C.fft_filter_backward_workspace_bytes(*args, backend, threads), dk_f.device)
-        _C.fft_filter_backward(*args, *ws, backend, threads, _stream(dk_f))
+    run_native(dk_f, _C.fft_filter_backward_workspace_bytes, _C.fft_filter_backward, args)
     return dk
 
 

@@ -31,6 +31,7 @@ from serengeti import _C
 from serengeti._runtime import backend_for, get_num_threads
 from serengeti.ops._library import define_op
 from serengeti.ops._checks import ACTIVATION_DTYPES, check_bool, check_dtype, check_same_device, check_tensor
+from serengeti.ops._launch import current_stream
 from serengeti.ops._views import DTYPE_CODES, describe
 
 LAYOUTS = ("column_split", "thirds", "interleave")
@@ -38,8 +39,6 @@ MAX_FIR_TAPS = 128
 SHIFT_TAPS = 64  # H3's shift SSM
 
 
-def _stream(t: Tensor) -> int:
-    return torch.cuda.current_stream(t.device).cuda_stream if t.device.type == "cuda" else 0
 
 
 def _dtype_name(d: torch.dtype) -> str:
@@ -70,7 +69,7 @@ def _empty_or(need: bool, shape, ref: Tensor) -> Tensor:
 def _modal_kernel_fwd(residues: Tensor, poles: Tensor, L: int) -> Tensor:
     h = poles.new_empty((poles.shape[0], L))
     _C.modal_kernel_forward(describe(residues), describe(poles), describe(h), backend_for(poles),
-                            get_num_threads(), _stream(poles))
+                            get_num_threads(), current_stream(poles))
     return h
 
 
@@ -84,7 +83,7 @@ def _modal_kernel_bwd(residues: Tensor, poles: Tensor, dh: Tensor, needs: List[b
     dR, dp = (_empty_or(need, poles.shape, poles) for need in needs)
     _C.modal_kernel_backward(describe(residues), describe(poles), describe(dh),
                              describe(dR) if needs[0] else None, describe(dp) if needs[1] else None,
-                             backend_for(poles), get_num_threads(), _stream(poles))
+                             backend_for(poles), get_num_threads(), current_stream(poles))
     return [dR, dp]
 
 
@@ -118,7 +117,7 @@ def _state_shape(w: Tensor, poles: Tensor) -> Tuple[int, int, int, int]:
 def _modal_state_fwd(w: Tensor, poles: Tensor, initial_state: Optional[Tensor]) -> Tensor:
     state = poles.new_empty(_state_shape(w, poles))
     _C.modal_state_forward(describe(w), describe(poles), describe(initial_state), describe(state),
-                           backend_for(w), get_num_threads(), _stream(w))
+                           backend_for(w), get_num_threads(), current_stream(w))
     return state
 
 
@@ -136,7 +135,7 @@ def _modal_state_bwd(w: Tensor, poles: Tensor, initial_state: Optional[Tensor], 
     _C.modal_state_backward(describe(w), describe(poles), describe(initial_state), describe(dstate),
                             describe(dw) if needs[0] else None, describe(dp) if needs[1] else None,
                             describe(ds0) if needs[2] else None, backend_for(w), get_num_threads(),
-                            _stream(w))
+                            current_stream(w))
     return [dw, dp, ds0]
 
 
@@ -172,7 +171,7 @@ def _modal_scan_fwd(w: Tensor, residues: Tensor, poles: Tensor, D: Optional[Tens
     _C.modal_scan_forward(describe(w), describe(residues), describe(poles), describe(D),
                           describe(initial_state), describe(y),
                           describe(final) if return_final_state else None, backend_for(w),
-                          get_num_threads(), _stream(w))
+                          get_num_threads(), current_stream(w))
     return y, final
 
 
@@ -195,7 +194,7 @@ def _modal_scan_bwd(w: Tensor, residues: Tensor, poles: Tensor, D: Optional[Tens
     views = [describe(g) if need else None for g, need in zip(grads, needs)]
     _C.modal_scan_backward(describe(w), describe(residues), describe(poles), describe(D),
                            describe(initial_state), describe(dy), describe(dfinal_state), *views,
-                           backend_for(w), get_num_threads(), _stream(w))
+                           backend_for(w), get_num_threads(), current_stream(w))
     return grads
 
 
@@ -234,7 +233,7 @@ def _gated_conv_step_impl(z: Tensor, fir_state: Tensor, fir_weight: Tensor, fir_
     _C.gated_conv_step(describe(z), describe(fir_state), describe(fir_weight), describe(fir_bias),
                        _describe_real(poles), _describe_real(residues), describe(D),
                        _describe_real(iir_state), layout, heads, describe(y), backend_for(z),
-                       get_num_threads(), _stream(z))
+                       get_num_threads(), current_stream(z))
     return y
 
 
@@ -262,7 +261,7 @@ def _gated_conv_recurrence(z: Tensor, fir_weight: Tensor, fir_bias: Optional[Ten
     _C.gated_conv_recurrence(describe(z), describe(fir_weight), describe(fir_bias), describe(poles),
                              describe(residues), describe(D), layout, heads, describe(fir_state),
                              describe(iir_state), describe(y), describe(fir_out), describe(iir_out),
-                             backend_for(z), get_num_threads(), _stream(z))
+                             backend_for(z), get_num_threads(), current_stream(z))
     return y, fir_out, iir_out
 
 

@@ -25,6 +25,7 @@ from serengeti._runtime import backend_for, device_guard, get_num_threads
 from serengeti.ops._library import define_op
 from serengeti.ops._checks import (ACTIVATION_DTYPES, check_bool, check_dtype, check_same_device,
                                    check_tensor)
+from serengeti.ops._launch import current_stream, run_native
 from serengeti.ops._views import describe
 
 MAX_TAPS = 128
@@ -32,8 +33,6 @@ _ACTIVATIONS = {None: "none", "silu": "silu"}
 _GRAD_NAMES = ("x", "weight", "bias", "initial_state")
 
 
-def _stream(t: Tensor) -> int:
-    return torch.cuda.current_stream(t.device).cuda_stream if t.device.type == "cuda" else 0
 
 
 def _empty_like_layout(x: Tensor) -> Tensor:
@@ -56,7 +55,7 @@ def _short_conv_fwd(x: Tensor, weight: Tensor, bias: Optional[Tensor], initial_s
     with device_guard(x):
         _C.short_conv_forward(describe(x), describe(weight), describe(bias), describe(initial_state),
                               activation, describe(y), describe(final) if return_final_state else None,
-                              backend_for(x), get_num_threads(), _stream(x))
+                              backend_for(x), get_num_threads(), current_stream(x))
     return y, final
 
 
@@ -86,13 +85,8 @@ def _short_conv_bwd(x: Tensor, weight: Tensor, bias: Optional[Tensor], initial_s
     outs = [describe(g) if need else None for g, need in zip(grads, needs)]
     args = (describe(x), describe(weight), describe(bias), describe(initial_state), activation,
             describe(dy), describe(dfinal_state), *outs)
-    backend, threads = backend_for(x), get_num_threads()
     # The CUDA kernels reduce dweight/dbias deterministically through a workspace we allocate.
-    workspace_bytes = _C.short_conv_backward_workspace_bytes(*args, backend, threads)
-    workspace = torch.empty(workspace_bytes, dtype=torch.uint8, device=x.device)
-    with device_guard(x):
-        _C.short_conv_backward(*args, workspace.data_ptr() if workspace_bytes else 0, workspace_bytes,
-                               backend, threads, _stream(x))
+    run_native(x, _C.short_conv_backward_workspace_bytes, _C.short_conv_backward, args)
     return grads
 
 
@@ -127,7 +121,7 @@ def _short_conv_step_impl(x: Tensor, state: Tensor, weight: Tensor, bias: Option
     y = torch.empty(x.shape, dtype=x.dtype, device=x.device)
     with device_guard(x):
         _C.short_conv_step(describe(x), describe(state), describe(weight), describe(bias), activation,
-                           describe(y), backend_for(x), get_num_threads(), _stream(x))
+                           describe(y), backend_for(x), get_num_threads(), current_stream(x))
     return y
 
 
