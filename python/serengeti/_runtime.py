@@ -16,6 +16,9 @@ import torch
 from serengeti import _C
 
 _BACKENDS = ("cpu", "emu", "cuda")
+# The CUDA kernels use Ampere's tensor-core and shared-memory features (wmma on fp16, up to 99 KB
+# of shared memory per block): compute capability 8.0 or newer.
+MIN_COMPUTE_CAPABILITY = (8, 0)
 _cpu_backend: contextvars.ContextVar[str] = contextvars.ContextVar("serengeti_cpu_backend", default="cpu")
 
 _threads_lock = threading.Lock()
@@ -33,9 +36,20 @@ def backend_status() -> Dict[str, str]:
         status["cuda"] = "not built: this build of serengeti has no CUDA kernels"
     elif not torch.cuda.is_available():
         status["cuda"] = "no CUDA device or driver visible to torch"
+    elif not any(_capable(i) for i in range(torch.cuda.device_count())):
+        found = ", ".join(_sm(torch.cuda.get_device_capability(i)) for i in range(torch.cuda.device_count()))
+        status["cuda"] = f"no GPU of compute capability {_sm(MIN_COMPUTE_CAPABILITY)} or newer (found {found})"
     else:
         status["cuda"] = "available"
     return status
+
+
+def _sm(capability: Tuple[int, int]) -> str:
+    return f"sm_{capability[0]}{capability[1]}"
+
+
+def _capable(device_index: int) -> bool:
+    return tuple(torch.cuda.get_device_capability(device_index)) >= MIN_COMPUTE_CAPABILITY
 
 
 # Which backends implement each op family (the C++ dispatch raises for the others).
@@ -77,8 +91,15 @@ def use_backend(name: str) -> Iterator[None]:
 
 
 def backend_for(t: torch.Tensor) -> str:
-    """The backend that runs an op whose main input is ``t``."""
+    """The backend that runs an op whose main input is ``t``. A CUDA tensor on a GPU older than
+    the kernels need raises RuntimeError saying so (rather than failing at the kernel launch)."""
     if t.device.type == "cuda":
+        index = t.device.index if t.device.index is not None else torch.cuda.current_device()
+        if not _capable(index):
+            raise RuntimeError(
+                f"serengeti's CUDA kernels need compute capability {_sm(MIN_COMPUTE_CAPABILITY)} or newer; "
+                f"{t.device} is {_sm(torch.cuda.get_device_capability(index))}. Run on the CPU "
+                f"(tensor.cpu()) or on an Ampere or newer GPU.")
         return "cuda"
     selected = _cpu_backend.get()
     return "cpu" if selected == "cuda" else selected
