@@ -12,12 +12,14 @@ namespace serengeti {
 namespace SG_KERNEL_NAMESPACE {
 namespace modal_kernels {
 
-// All three at once: one 64-bit division per output channel (a called subroutine on the GPU).
+// All three at once, in 32-bit division (validate::rows_fit: B D < 2^32): a 64-bit division is a
+// called subroutine on the GPU, and ptxas spilled registers around the call.
 __device__ __forceinline__ void z_channels(const GatedArgs& a, int64_t d, int64_t (&channel)[3]) {
   switch (static_cast<GatedConvLayout>(a.layout)) {
     case GatedConvLayout::kColumnSplit: {
       // StripedHyena: head h holds [x2 | x1 | v], D/heads channels each.
-      const int64_t per_head = a.channels / a.heads, head = d / per_head, j = d - head * per_head;
+      const int64_t per_head = int64_t(uint32_t(a.channels) / uint32_t(a.heads));
+      const int64_t head = int64_t(uint32_t(d) / uint32_t(per_head)), j = d - head * per_head;
       const int64_t base = head * 3 * per_head + j;
       channel[0] = base;
       channel[1] = base + per_head;

@@ -31,7 +31,8 @@ __global__ void __launch_bounds__(kStepThreads) gated_step_kernel(GatedArgs a) {
   const int64_t rows = a.batch * a.channels, H = a.taps - 1;
   for (int64_t row = blockIdx.x * int64_t(kStepThreads) + threadIdx.x; row < rows;
        row += int64_t(gridDim.x) * kStepThreads) {
-    const int64_t b = row / a.channels, d = row - b * a.channels;
+    // 32-bit division (validate::rows_fit): a 64-bit one is a called subroutine that made ptxas spill.
+    const int64_t b = int64_t(uint32_t(row) / uint32_t(a.channels)), d = row - b * a.channels;
     int64_t channel[3];
     z_channels(a, d, channel);
     A fir[3];

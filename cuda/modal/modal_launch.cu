@@ -250,6 +250,7 @@ modal_kernels::GatedArgs gated_args(const char* op, const Params& p) {
   a.modes = p.poles.sizes[1];
   a.taps = p.fir_weight.sizes[1];
   a.heads = p.heads;
+  v::rows_fit(op, a.batch, a.channels);
   a.layout = static_cast<int>(p.layout);
   a.z = step_rows(p.z);
   a.y = step_rows(p.y);

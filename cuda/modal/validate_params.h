@@ -48,6 +48,13 @@ inline void nonnegative_strides(const char* op, const TensorView& v, const char*
     SG_CHECK_ARG(v.strides[d] >= 0, op, ": ", name, ": negative stride along dim ", d);
 }
 
+// The gated kernels split a (b, d) row index with 32-bit division (gated_layout.cuh).
+inline void rows_fit(const char* op, int64_t batch, int64_t channels) {
+  constexpr int64_t kMaxRows = (int64_t(1) << 32) - 1;
+  SG_CHECK_ARG(channels == 0 || batch <= kMaxRows / channels, op, ": z: the CUDA kernels take at most ", kMaxRows,
+               " (batch, channel) rows B * D, got B = ", batch, ", D = ", channels);
+}
+
 inline void modes_fit(const char* op, int64_t S, int64_t max_modes) {
   SG_CHECK_ARG(S <= max_modes, op, ": poles: the CUDA kernels hold at most ", max_modes,
                " modes per channel in shared memory, got S = ", S);

@@ -18,6 +18,7 @@
 #include <complex>
 #include <cstdio>
 #include <functional>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -594,6 +595,33 @@ void test_validation() {
   big.residues = many_res->view();
   emu_test::expect_throw<serengeti::InvalidArgument>([&] { emu::modal_scan(big); }, "modal_scan too many modes",
                                                       {"modal_scan", "poles", "modes"});
+
+  // The gated kernels split (b, d) rows with 32-bit division: B * D >= 2^32 is refused before any
+  // memory is touched (the views below describe 2^32 rows over a one-element buffer).
+  float cell = 0.0f;
+  const auto view = [&](std::initializer_list<int64_t> sizes) {
+    serengeti::TensorView v;
+    v.data = &cell;
+    v.ndim = int(sizes.size());
+    int64_t stride = 1, d = v.ndim;
+    for (auto it = std::rbegin(sizes); it != std::rend(sizes); ++it) {
+      v.sizes[--d] = *it;
+      v.strides[d] = stride;
+      stride *= *it;
+    }
+    return v;
+  };
+  const int64_t B = int64_t(1) << 20, D = int64_t(1) << 12;
+  serengeti::GatedConvStepParams step;
+  step.z = view({B, 3 * D});
+  step.fir_state = view({B, 3 * D, 2});
+  step.fir_weight = view({3 * D, 3});
+  step.poles = view({D, 2, 2});
+  step.residues = view({D, 2, 2});
+  step.iir_state = view({B, D, 2, 2});
+  step.y = view({B, D});
+  emu_test::expect_throw<serengeti::InvalidArgument>([&] { emu::gated_conv_step(step); },
+                                                      "gated_conv_step with 2^32 rows", {"gated_conv_step", "z", "B * D"});
 }
 
 }  // namespace
