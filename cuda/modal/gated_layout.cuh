@@ -12,7 +12,7 @@ namespace serengeti {
 namespace SG_KERNEL_NAMESPACE {
 namespace modal_kernels {
 
-// All three at once, in 32-bit division (validate::rows_fit: B D < 2^32): a 64-bit division is a
+// All three at once, with 32-bit division (validate::rows_fit: B D < 2^32): a 64-bit division is a
 // called subroutine on the GPU, and ptxas spilled registers around the call.
 __device__ __forceinline__ void z_channels(const GatedArgs& a, int64_t d, int64_t (&channel)[3]) {
   switch (static_cast<GatedConvLayout>(a.layout)) {
