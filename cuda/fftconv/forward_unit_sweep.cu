@@ -53,14 +53,10 @@ __global__ void __launch_bounds__(kThreads, 1) unit_sweep_forward_kernel(Forward
     const int64_t b = sequence / a.channels, h = sequence - b * a.channels;
     const float inverse_size = 1.0f / float(1 << kSweepLog2M);  // both inverse stages are unnormalised
 #pragma unroll
-    for (int j = 0; j < kSweepOutputs; ++j) {
-      const int64_t t = 2 * (int64_t(threadIdx.x) + kThreads * j);
-      if (t < a.length)
-        store_scaled_skip<T>(a.y, a.u, a.pregate, a.postgate, a.D, a.D_stride, b, h, t, out[j].x * inverse_size);
-      if (t + 1 < a.length)
-        store_scaled_skip<T>(a.y, a.u, a.pregate, a.postgate, a.D, a.D_stride, b, h, t + 1,
-                             out[j].y * inverse_size);
-    }
+    for (int j = 0; j < kSweepOutputs; ++j)
+      for_packed_samples(int64_t(threadIdx.x) + kThreads * j, out[j], a.length, [&](int64_t t, float value) {
+        store_scaled_skip<T>(a.y, a.u, a.pregate, a.postgate, a.D, a.D_stride, b, h, t, value * inverse_size);
+      });
   }
 }
 

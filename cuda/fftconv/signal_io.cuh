@@ -30,6 +30,14 @@ struct GatedSignalSource {
   }
 };
 
+// f(t, value) for the time samples t = 2n and 2n + 1 of the packed value v = (y[2n], y[2n+1]) that
+// lie before `length` (the outputs the op keeps).
+template <class F>
+__device__ __forceinline__ void for_packed_samples(int64_t n, float2 v, int64_t length, F&& f) {
+  if (2 * n < length) f(2 * n, v.x);
+  if (2 * n + 1 < length) f(2 * n + 1, v.y);
+}
+
 // out[b, h, t] = factor * (value + D[h] * x * gate); factor (absent: 1) and D optional. One element
 // of ScaledSkipSink below and of the fused forward's output.
 template <class T>
@@ -63,11 +71,9 @@ struct ScaledSkipSink {
   float inverse_size;
   __device__ __forceinline__ void operator()(int64_t row, int64_t n, float2 v) const {
     const int64_t b = row / channels, h = row - b * channels;
-    for (int j = 0; j < 2; ++j) {
-      const int64_t t = 2 * n + j;
-      if (t >= length) return;
-      store_scaled_skip<T>(out, x, gate, factor, D, D_stride, b, h, t, (j ? v.y : v.x) * inverse_size);
-    }
+    for_packed_samples(n, v, length, [&](int64_t t, float value) {
+      store_scaled_skip<T>(out, x, gate, factor, D, D_stride, b, h, t, value * inverse_size);
+    });
   }
 };
 
@@ -82,13 +88,11 @@ struct InputGradientSink {
   float inverse_size;
   __device__ __forceinline__ void operator()(int64_t row, int64_t n, float2 v) const {
     const int64_t b = row / channels, h = row - b * channels;
-    for (int j = 0; j < 2; ++j) {
-      const int64_t t = 2 * n + j;
-      if (t >= length) return;
-      float dw = (j ? v.y : v.x) * inverse_size;
+    for_packed_samples(n, v, length, [&](int64_t t, float value) {
+      float dw = value * inverse_size;
       if (D != nullptr) dw = fmaf(D[h * D_stride], load_gated<T>(dy, postgate, b, h, t), dw);
       store_input_gradients<T>(du, dpregate, pregate, u, b, h, t, dw);
-    }
+    });
   }
 };
 
